@@ -1,0 +1,41 @@
+# powchain: `make run` starts a local 3-node devnet, `make test` runs lint and every test.
+# Both create .venv and install the project with its test extras when missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint unit functional bench soak clean fmt
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/powchain devnet --nodes 3 --traffic
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy --strict src/powchain/core src/powchain/consensus src/powchain/policy
+
+test: lint
+	$(BIN)/python -m pytest -m "not soak" -q
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit tests/integration -q
+
+functional: $(STAMP)
+	$(BIN)/python -m pytest tests/functional -q
+
+soak: $(STAMP)
+	$(BIN)/python -m pytest -m soak -q
+
+fmt: $(STAMP)
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""powchain.api"""

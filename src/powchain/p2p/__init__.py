@@ -1,0 +1,1 @@
+"""powchain.p2p"""
