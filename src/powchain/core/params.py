@@ -1,0 +1,165 @@
+"""Chain parameters: one frozen `ChainParams` per network, and each network's genesis block.
+
+Pure data (SPEC §5). There is no global "current network": callers pass params explicitly.
+Every genesis block is fixed here (time, bits and nonce committed in code, never created with
+the current time); `genesis_block(params)` rebuilds it and `tests/unit` check its hash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from .block import Block, BlockHeader
+from .hashing import merkle_root
+from .transaction import Transaction
+from .units import COIN
+
+__all__ = [
+    "ChainParams",
+    "REGTEST",
+    "DEVNET",
+    "TESTNET",
+    "BITCOIN_MAINNET",
+    "NETWORKS",
+    "genesis_block",
+    "GENESIS_RECIPIENT",
+]
+
+GENESIS_RECIPIENT = bytes(32)
+"""The genesis coinbase pays 0 units to no key: nothing at height 0 is spendable."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChainParams:
+    """Consensus and network parameters of one network. Times in seconds, money in units."""
+
+    name: str
+    chain_id: int
+    magic: bytes  # 4 bytes, names the network on the wire
+    hrp: str  # bech32m human-readable part of addresses
+    p2p_port: int
+    api_port: int
+    daa: str  # "asert" | "bitcoin" | "fixed"
+    pow_limit_bits: int  # easiest allowed target, compact form
+    target_spacing: int  # seconds between blocks the DAA aims for
+    half_life: int  # aserti3-2d half-life, seconds
+    halving_interval: int  # blocks per subsidy halving
+    coinbase_maturity: int  # blocks before a coinbase is spendable
+    genesis_time: int
+    genesis_bits: int
+    genesis_nonce: int
+    genesis_message: bytes
+    initial_subsidy: int = 50 * COIN
+    max_block_size: int = 1_000_000
+    max_tx_data: int = 4_096
+    max_post_text: int = 4_000
+    max_coinbase_data: int = 100
+    max_future_block_time: int = 7_200
+    median_time_span: int = 11
+    retarget_interval: int = 2_016  # `bitcoin` DAA only
+    retarget_timespan: int = 14 * 24 * 3600  # `bitcoin` DAA only
+    mine_on_demand: bool = False  # POST /mine allowed (regtest, devnet)
+    genesis_hash_hex: str = ""  # expected genesis hash (people's hex); checked by tests
+
+
+def _genesis_coinbase(params: ChainParams) -> Transaction:
+    return Transaction.coinbase(params.chain_id, 0, GENESIS_RECIPIENT, 0, params.genesis_message)
+
+
+@lru_cache(maxsize=16)
+def genesis_block(params: ChainParams) -> Block:
+    """The fixed genesis block of `params` (height 0; its coinbase pays nothing)."""
+    coinbase = _genesis_coinbase(params)
+    header = BlockHeader(
+        version=1,
+        prev_block=bytes(32),
+        merkle_root=merkle_root([coinbase.txid]),
+        time=params.genesis_time,
+        bits=params.genesis_bits,
+        nonce=params.genesis_nonce,
+    )
+    return Block(header, (coinbase,))
+
+
+REGTEST = ChainParams(
+    name="regtest",
+    chain_id=0x72707700,
+    magic=b"rpow",
+    hrp="rpow",
+    p2p_port=18744,
+    api_port=18745,
+    daa="fixed",
+    pow_limit_bits=0x207FFFFF,
+    target_spacing=600,
+    half_life=2 * 24 * 3600,
+    halving_interval=150,
+    coinbase_maturity=10,
+    genesis_time=1_767_225_600,  # 2026-01-01T00:00:00Z
+    genesis_bits=0x207FFFFF,
+    genesis_nonce=1,
+    genesis_message=b"powchain regtest genesis",
+    mine_on_demand=True,
+    genesis_hash_hex="73c796dafe9c2a1d31e4be6c573a1859ac6c3b4df9cdae0bdc8d6d140c7fd6fd",
+)
+
+DEVNET = ChainParams(
+    name="devnet",
+    chain_id=0x64707700,
+    magic=b"dpow",
+    hrp="dpow",
+    p2p_port=28744,
+    api_port=28745,
+    daa="asert",
+    pow_limit_bits=0x1F0FFFFF,
+    target_spacing=10,
+    half_life=600,
+    halving_interval=10_000,
+    coinbase_maturity=10,
+    genesis_time=1_767_225_600,
+    genesis_bits=0x1E02D413,  # ~2**22.5 hashes: ~10 s for one process of our miner
+    genesis_nonce=0,
+    genesis_message=b"powchain devnet genesis",
+    mine_on_demand=True,
+)
+
+TESTNET = ChainParams(
+    name="testnet",
+    chain_id=0x74707700,
+    magic=b"tpow",
+    hrp="tpow",
+    p2p_port=38744,
+    api_port=38745,
+    daa="asert",
+    pow_limit_bits=0x1F0FFFFF,
+    target_spacing=60,
+    half_life=3_600,
+    halving_interval=210_000,
+    coinbase_maturity=100,
+    genesis_time=1_767_225_600,
+    genesis_bits=0x1D400000,  # ~2**26 hashes: ~60 s for four processes of our miner
+    genesis_nonce=0,
+    genesis_message=b"powchain testnet genesis",
+)
+
+BITCOIN_MAINNET = ChainParams(
+    name="bitcoin",
+    chain_id=0,
+    magic=bytes.fromhex("f9beb4d9"),
+    hrp="bc",
+    p2p_port=8333,
+    api_port=8332,
+    daa="bitcoin",
+    pow_limit_bits=0x1D00FFFF,
+    target_spacing=600,
+    half_life=2 * 24 * 3600,
+    halving_interval=210_000,
+    coinbase_maturity=100,
+    genesis_time=1_231_006_505,
+    genesis_bits=0x1D00FFFF,
+    genesis_nonce=2_083_236_893,
+    genesis_message=b"",
+)
+"""Enough of Bitcoin's rules to check real mainnet headers (proof of work and retargets)."""
+
+NETWORKS: dict[str, ChainParams] = {p.name: p for p in (REGTEST, DEVNET, TESTNET)}

@@ -1,0 +1,172 @@
+"""Transactions of the account model (SPEC §3): transfers, posts and the coinbase.
+
+Pure data: frozen value objects with symmetric `serialize()` / `parse()` and computed ids.
+A transfer (version 1) serializes as
+    version:u8 | chain_id:u32 | nonce:u64 | sender:32 | recipient:32 | amount:u64 | fee:u64 |
+    data:CompactSize+bytes | signature:64
+and the coinbase (version 0) as
+    version:u8 | chain_id:u32 | nonce:u64 | recipient:32 | amount:u64 | data:CompactSize+bytes
+For a coinbase, `sender` is 32 zero bytes, `fee` is 0 and `signature` is empty.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .encoding import ByteReader, ParseError, u8, u32, u64, var_bytes
+from .hashing import sha256d, tagged_hash
+
+__all__ = [
+    "Transaction",
+    "TX_VERSION",
+    "COINBASE_VERSION",
+    "POST_TAG",
+    "SIGHASH_TAG",
+    "MAX_DATA_PARSE",
+    "post_text",
+    "make_post_data",
+]
+
+TX_VERSION = 1
+COINBASE_VERSION = 0
+POST_TAG = 0x01
+"""data[0] of a post; UTF-8 text follows."""
+SIGHASH_TAG = b"powchain/tx"
+MAX_DATA_PARSE = 1_000_000
+"""Parser bound on `data`; consensus limits (MAX_TX_DATA, 100 for coinbase) are checked later."""
+NO_SENDER = bytes(32)
+
+
+@dataclass(frozen=True, slots=True)
+class Transaction:
+    """A transfer/post (version 1) or a coinbase (version 0).
+
+    `sender`, `recipient`: 32-byte x-only public keys. `amount`, `fee`: base units.
+    `nonce`: sender's count of earlier confirmed transactions (for a coinbase: block height).
+    """
+
+    version: int
+    chain_id: int
+    nonce: int
+    sender: bytes
+    recipient: bytes
+    amount: int
+    fee: int
+    data: bytes
+    signature: bytes
+    _txid: list[bytes] = field(default_factory=list, init=False, repr=False, compare=False)
+
+    @staticmethod
+    def coinbase(
+        chain_id: int, height: int, recipient: bytes, amount: int, data: bytes = b""
+    ) -> Transaction:
+        """The coinbase of block `height` paying `amount` units to `recipient`."""
+        return Transaction(
+            COINBASE_VERSION, chain_id, height, NO_SENDER, recipient, amount, 0, data, b""
+        )
+
+    @property
+    def is_coinbase(self) -> bool:
+        return self.version == COINBASE_VERSION
+
+    def serialize_unsigned(self) -> bytes:
+        """Every field before the signature (what the signature commits to)."""
+        if self.is_coinbase:
+            return (
+                u8(self.version)
+                + u32(self.chain_id)
+                + u64(self.nonce)
+                + self.recipient
+                + u64(self.amount)
+                + var_bytes(self.data)
+            )
+        return (
+            u8(self.version)
+            + u32(self.chain_id)
+            + u64(self.nonce)
+            + self.sender
+            + self.recipient
+            + u64(self.amount)
+            + u64(self.fee)
+            + var_bytes(self.data)
+        )
+
+    def serialize(self) -> bytes:
+        """Canonical bytes (SPEC §3)."""
+        if self.is_coinbase:
+            return self.serialize_unsigned()
+        return self.serialize_unsigned() + self.signature
+
+    def sighash(self) -> bytes:
+        """32-byte message the sender signs: tagged_hash('powchain/tx', unsigned bytes)."""
+        return tagged_hash(SIGHASH_TAG, self.serialize_unsigned())
+
+    @property
+    def txid(self) -> bytes:
+        """sha256d of the full serialization, 32 bytes, internal order (cached)."""
+        if not self._txid:
+            self._txid.append(sha256d(self.serialize()))
+        return self._txid[0]
+
+    @property
+    def size(self) -> int:
+        """Serialized size in bytes."""
+        return len(self.serialize())
+
+    def with_signature(self, signature: bytes) -> Transaction:
+        """A copy carrying `signature` (64 bytes)."""
+        return Transaction(
+            self.version,
+            self.chain_id,
+            self.nonce,
+            self.sender,
+            self.recipient,
+            self.amount,
+            self.fee,
+            self.data,
+            signature,
+        )
+
+    @classmethod
+    def parse(cls, reader: ByteReader) -> Transaction:
+        """Read one transaction; ParseError on truncated or unknown-version bytes."""
+        version = reader.read_u8()
+        chain_id = reader.read_u32()
+        nonce = reader.read_u64()
+        if version == COINBASE_VERSION:
+            recipient = reader.read(32)
+            amount = reader.read_u64()
+            data = reader.read_var_bytes(MAX_DATA_PARSE)
+            return cls(version, chain_id, nonce, NO_SENDER, recipient, amount, 0, data, b"")
+        if version != TX_VERSION:
+            raise ParseError(f"unknown transaction version {version}")
+        sender = reader.read(32)
+        recipient = reader.read(32)
+        amount = reader.read_u64()
+        fee = reader.read_u64()
+        data = reader.read_var_bytes(MAX_DATA_PARSE)
+        signature = reader.read(64)
+        return cls(version, chain_id, nonce, sender, recipient, amount, fee, data, signature)
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Transaction:
+        """Parse exactly one transaction from `raw`; ParseError on trailing bytes."""
+        reader = ByteReader(raw)
+        tx = cls.parse(reader)
+        reader.expect_end()
+        return tx
+
+
+def make_post_data(text: str) -> bytes:
+    """`data` of a post: 0x01 then the UTF-8 text."""
+    return bytes((POST_TAG,)) + text.encode("utf-8")
+
+
+def post_text(data: bytes) -> str | None:
+    """The text of a post's `data`, or None when `data` is not a well-formed post."""
+    if not data or data[0] != POST_TAG:
+        return None
+    try:
+        return data[1:].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
