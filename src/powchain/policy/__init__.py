@@ -1,1 +1,2 @@
-"""powchain.policy"""
+"""powchain.policy: relay and mining policy (fees, limits, standardness). Pure; never imported
+by consensus."""

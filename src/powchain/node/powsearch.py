@@ -1,0 +1,44 @@
+"""Proof-of-work nonce search: the hot loop that runs in the miner's worker processes.
+
+Imports only `hashlib` and `struct` so a freshly spawned worker starts fast. Pure: no I/O,
+no clock. The first 64 header bytes (version, prev_block, 28 bytes of merkle_root) are fixed
+for a whole search, so their SHA-256 midstate is computed once and copied per nonce; only the
+last 16 bytes (rest of merkle_root, time, bits, nonce) are hashed per try.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+
+__all__ = ["search_nonce", "NONCE_SPACE"]
+
+NONCE_SPACE = 2**32
+"""The header nonce is a u32."""
+
+
+def search_nonce(header76: bytes, start: int, end: int, target: int) -> int | None:
+    """The first nonce in [start, end) whose header hash meets `target`, or None.
+
+    `header76`: the first 76 bytes of an 80-byte header (everything but the nonce).
+    The hash is sha256d(header76 + nonce as u32 little-endian), read as a little-endian
+    integer, and it meets the target when <= `target` (SPEC §4).
+    """
+    if len(header76) != 76:
+        raise ValueError("header76 must be 76 bytes")
+    start, end = max(start, 0), min(end, NONCE_SPACE)
+    midstate = hashlib.sha256(header76[:64])
+    tail = bytearray(header76[64:] + bytes(4))
+    pack_into = struct.pack_into
+    sha256 = hashlib.sha256
+    from_bytes = int.from_bytes
+    # Cheap pre-filter: the top byte of the little-endian hash must not exceed the target's.
+    top = min(target >> 248, 255)
+    for nonce in range(start, end):
+        pack_into("<I", tail, 12, nonce)
+        h = midstate.copy()
+        h.update(tail)
+        digest = sha256(h.digest()).digest()
+        if digest[31] <= top and from_bytes(digest, "little") <= target:
+            return nonce
+    return None
