@@ -1,0 +1,96 @@
+"""The REST API application: `create_app(node) -> FastAPI` (SPEC §7).
+
+Wires the routes, the error shape, the body limit, the event hub, the metrics registry and
+the admin token. The token is 32 random bytes as hex, written to `DATADIR/api.cookie` with
+mode 0600 each time an app is created (like Bitcoin Core's .cookie); admin calls send it as
+`Authorization: Bearer <token>`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+from .. import __version__
+from .errors import BodyLimitMiddleware, CatchAllMiddleware, install_error_handlers
+from .metrics import CONTENT_TYPE, NodeMetrics
+from .routes import mempool_stats, router
+from .sse import EventHub
+
+__all__ = ["create_app", "write_cookie", "read_cookie", "COOKIE_NAME"]
+
+COOKIE_NAME = "api.cookie"
+
+_INDEX = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>powchain node</title></head>
+<body><h1>powchain node ({network})</h1>
+<ul><li><a href="/api/v1/status">/api/v1/status</a>: the node's status</li>
+<li><a href="/docs">/docs</a>: the REST API (OpenAPI)</li>
+<li><a href="/api/v1/blocks">/api/v1/blocks</a>: latest blocks</li></ul>
+</body></html>
+"""
+
+
+def write_cookie(datadir: Path) -> str:
+    """Create DATADIR/api.cookie (mode 0600) holding a fresh token; return the token."""
+    datadir.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_hex(32)
+    path = datadir / COOKIE_NAME
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token)
+    os.chmod(path, 0o600)
+    return token
+
+
+def read_cookie(datadir: Path) -> str | None:
+    """The admin token of the node using `datadir`, or None when it is not there."""
+    try:
+        return (datadir / COOKIE_NAME).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def create_app(node: Any, token: str | None = None) -> FastAPI:
+    """The API of `node` (the Node facade of docs/architecture.md).
+
+    `token`: the admin token; by default a fresh one is written to the node's datadir.
+    """
+    app = FastAPI(
+        title="powchain node API",
+        version=__version__,
+        description="REST API of a powchain node (SPEC §7). Hashes and txids are "
+        "byte-reversed hex, amounts integer base units (1 coin = 100,000,000).",
+        docs_url="/docs",
+    )
+    app.state.node = node
+    app.state.token = token if token is not None else write_cookie(Path(node.config.datadir))
+    app.state.events = EventHub(node.events, node.params)
+    app.state.metrics = NodeMetrics(node, mempool_stats)
+    install_error_handlers(app)
+    app.include_router(router)
+    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(CatchAllMiddleware)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index() -> str:
+        return _INDEX.format(network=node.params.name)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def root_metrics() -> Any:
+        from fastapi import Response
+
+        return Response(app.state.metrics.render(), media_type=CONTENT_TYPE)
+
+    return app
+
+
+def close_app(app: FastAPI) -> None:
+    """End event streams and detach from the node's events (before the server stops)."""
+    app.state.events.close()
+    app.state.metrics.close()

@@ -1,0 +1,372 @@
+"""Endpoints of SPEC §7 under /api/v1. Each route parses the edge (hex, addresses, ids), asks
+the Node facade, and shapes JSON with `schemas`. Routes are `async def` so they run on the
+node's event loop, never in a thread next to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import statistics
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from .. import __version__
+from ..core.encoding import ParseError
+from ..core.hashing import hash_to_hex, hex_to_hash
+from ..core.keys import AddressError, decode_address
+from ..core.transaction import Transaction
+from .errors import ApiProblem
+from .metrics import CONTENT_TYPE
+from .schemas import (
+    MineRequest,
+    PeerRequest,
+    TxSubmit,
+    address_or_none,
+    bits_hex,
+    block_json,
+    header_json,
+    tx_json,
+    work_hex,
+)
+
+__all__ = ["router", "mempool_stats"]
+
+router = APIRouter(prefix="/api/v1")
+
+MAX_LIST = 100
+MAX_HEIGHT_DIGITS = 10
+
+
+def _node(request: Request) -> Any:
+    return request.app.state.node
+
+
+# -- edge parsing --------------------------------------------------------------------------
+
+
+def parse_hash(text: str, what: str) -> bytes:
+    """32 bytes from people's hex (byte-reversed); 400 `bad-{what}` otherwise."""
+    try:
+        return hex_to_hash(text)
+    except ValueError as exc:
+        raise ApiProblem(400, f"bad-{what}", f"{what} must be 64 hex digits") from exc
+
+
+def parse_address(node: Any, text: str) -> bytes:
+    """The public key inside an address of the node's network; 400 `bad-address` otherwise."""
+    try:
+        return decode_address(text, node.params.hrp)
+    except AddressError as exc:
+        raise ApiProblem(400, "bad-address", str(exc)) from exc
+
+
+def require_admin(request: Request) -> None:
+    """401 unless `Authorization: Bearer <token of DATADIR/api.cookie>`."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise ApiProblem(401, "unauthorized", "admin call: send Authorization: Bearer <api.cookie>")
+    if not hmac.compare_digest(token.strip().encode(), request.app.state.token.encode()):
+        raise ApiProblem(401, "unauthorized", "wrong admin token (see DATADIR/api.cookie)")
+
+
+def _confirmations(node: Any, height: int | None) -> int:
+    return 0 if height is None else node.tip.height - height + 1
+
+
+def _resolve_block(node: Any, block_id: str) -> Any:
+    """IndexEntry for a height (active chain) or a hash; 400 malformed, 404 unknown."""
+    if block_id.isdigit() and len(block_id) <= MAX_HEIGHT_DIGITS:
+        block_hash = node.block_hash_at(int(block_id))
+        if block_hash is None:
+            raise ApiProblem(404, "not-found", f"no block at height {block_id}")
+    else:
+        block_hash = parse_hash(block_id, "block-id")
+    entry = node.entry(block_hash)
+    if entry is None or not entry.has_data:
+        raise ApiProblem(404, "not-found", f"unknown block {block_id}")
+    return entry
+
+
+def _block_confirmations(node: Any, entry: Any) -> int:
+    """Bitcoin Core's convention: -1 for a block off the active chain."""
+    return _confirmations(node, entry.height) if node.in_active_chain(entry) else -1
+
+
+# -- status and blocks ---------------------------------------------------------------------
+
+
+@router.get("/status")
+async def status(request: Request) -> dict[str, Any]:
+    """Tip, difficulty, mempool size, peer count and sync state of the node."""
+    node = _node(request)
+    tip = node.tip
+    peers = len(node.network.peer_info()) if node.network is not None else 0
+    return {
+        "network": node.params.name,
+        "chain_id": node.params.chain_id,
+        "height": tip.height,
+        "tip": hash_to_hex(tip.hash),
+        "bits": bits_hex(tip.header.bits),
+        "difficulty": node.difficulty(),
+        "chainwork": work_hex(tip.chainwork),
+        "mempool_size": mempool_stats(node)["count"],
+        "peers": peers,
+        "synced": bool(node.is_synced()),
+        "version": __version__,
+    }
+
+
+@router.get("/blocks")
+async def blocks(
+    request: Request,
+    before: int | None = Query(None, ge=0, description="only heights below this"),
+    limit: int = Query(20, ge=1, le=MAX_LIST),
+) -> dict[str, Any]:
+    """Active-chain block summaries, newest first; `next` is the `before` of the next page."""
+    node = _node(request)
+    top = node.tip.height if before is None else min(before - 1, node.tip.height)
+    out = []
+    for height in range(top, max(top - limit, -1), -1):
+        block = node.get_block(node.block_hash_at(height))
+        if block is None:
+            continue
+        summary = header_json(block.header, height, _confirmations(node, height))
+        summary.update(size=block.size, tx_count=len(block.txs))
+        out.append(summary)
+    lowest = top - limit + 1
+    return {"blocks": out, "next": lowest if lowest > 0 else None}
+
+
+@router.get("/blocks/{block_id}")
+async def block(
+    request: Request,
+    block_id: str,
+    txs: str | None = Query(None, pattern="^full$", description="`full` adds decoded txs"),
+) -> dict[str, Any]:
+    """A block by hash or height: header fields, size, confirmations, txids (and txs)."""
+    node = _node(request)
+    entry = _resolve_block(node, block_id)
+    body = node.get_block(entry.hash)
+    if body is None:
+        raise ApiProblem(404, "not-found", f"block {block_id} has no stored body")
+    conf = _block_confirmations(node, entry)
+    return block_json(body, entry.height, conf, txs == "full", node.params)
+
+
+@router.get("/blocks/{block_id}/raw")
+async def block_raw(request: Request, block_id: str) -> dict[str, Any]:
+    """The serialized block as hex."""
+    node = _node(request)
+    entry = _resolve_block(node, block_id)
+    raw = node.get_block_raw(entry.hash)
+    if raw is None:
+        raise ApiProblem(404, "not-found", f"block {block_id} has no stored body")
+    return {"hash": hash_to_hex(entry.hash), "raw": raw.hex()}
+
+
+# -- transactions --------------------------------------------------------------------------
+
+
+@router.get("/txs/{txid}")
+async def get_tx(request: Request, txid: str) -> dict[str, Any]:
+    """Decoded transaction and its state: `pending` (mempool) or `confirmed` (block, height)."""
+    node = _node(request)
+    found = node.get_transaction(parse_hash(txid, "txid"))
+    if found is None:
+        raise ApiProblem(404, "not-found", f"unknown transaction {txid}")
+    return _lookup_json(node, found)
+
+
+def _lookup_json(node: Any, found: Any) -> dict[str, Any]:
+    out = tx_json(found.tx, node.params)
+    confirmed = found.block_hash is not None
+    out["status"] = "confirmed" if confirmed else "pending"
+    out["block"] = hash_to_hex(found.block_hash) if confirmed else None
+    out["height"] = found.height if confirmed else None
+    out["confirmations"] = _confirmations(node, found.height if confirmed else None)
+    return out
+
+
+@router.post("/txs", status_code=202)
+async def submit_tx(request: Request, body: TxSubmit) -> dict[str, str]:
+    """Submit a serialized transaction; 202 with its txid, or the node's rejection."""
+    node = _node(request)
+    try:
+        tx = Transaction.from_bytes(bytes.fromhex(body.raw))
+    except (ValueError, ParseError) as exc:
+        raise ApiProblem(400, "bad-encoding", f"not a serialized transaction: {exc}") from exc
+    if tx.is_coinbase:
+        raise ApiProblem(400, "bad-coinbase", "a coinbase only exists inside a block")
+    if tx.chain_id != node.params.chain_id:
+        raise ApiProblem(400, "wrong-chain", f"chain_id {tx.chain_id:#x} is not this network's")
+    txid = node.submit_transaction(tx)
+    return {"txid": hash_to_hex(txid)}
+
+
+# -- accounts and posts --------------------------------------------------------------------
+
+
+@router.get("/accounts/{address}")
+async def account(request: Request, address: str) -> dict[str, Any]:
+    """Spendable `balance`, `immature` coinbase, confirmed `nonce`; mempool-aware
+    `pending_balance` and `next_nonce` (the nonce to sign the next transaction with)."""
+    node = _node(request)
+    info = node.account_info(parse_address(node, address))
+    return {
+        "address": address,
+        "balance": info.balance,
+        "immature": info.immature,
+        "nonce": info.nonce,
+        "pending_balance": info.pending_balance,
+        "next_nonce": info.next_nonce,
+    }
+
+
+@router.get("/accounts/{address}/txs")
+async def account_txs(
+    request: Request,
+    address: str,
+    cursor: str | None = Query(None, max_length=100),
+    limit: int = Query(20, ge=1, le=MAX_LIST),
+) -> dict[str, Any]:
+    """The address's transactions, newest first; pass `next_cursor` back as `cursor`."""
+    node = _node(request)
+    pub = parse_address(node, address)
+    start = _parse_cursor(cursor)
+    items, next_cursor = node.address_history(pub, start, limit)
+    return {
+        "address": address,
+        "txs": [_lookup_json(node, item) for item in items],
+        "next_cursor": None if next_cursor is None else str(next_cursor),
+    }
+
+
+def _parse_cursor(cursor: str | None) -> int | None:
+    if cursor is None or cursor == "":
+        return None
+    if not cursor.isdigit() or len(cursor) > 19:
+        raise ApiProblem(400, "bad-cursor", "cursor must be a value returned as next_cursor")
+    return int(cursor)
+
+
+@router.get("/posts")
+async def posts(
+    request: Request,
+    before: int | None = Query(None, ge=0, description="only posts below this height"),
+    limit: int = Query(20, ge=1, le=MAX_LIST),
+) -> dict[str, Any]:
+    """Confirmed posts, newest first: author address, text, txid, block height and time."""
+    node = _node(request)
+    records = node.posts(before, limit)
+    return {
+        "posts": [
+            {
+                "author": address_or_none(node.params, rec.author),
+                "text": rec.text,
+                "txid": hash_to_hex(rec.txid),
+                "height": rec.height,
+                "time": rec.time,
+            }
+            for rec in records
+        ]
+    }
+
+
+# -- mempool -------------------------------------------------------------------------------
+
+
+def _mempool_txs(node: Any) -> list[Transaction]:
+    return list(node.mempool.transactions())
+
+
+def mempool_stats(node: Any) -> dict[str, Any]:
+    """count, bytes, fee-rate stats (units per byte) and txids of the mempool."""
+    txs = _mempool_txs(node)
+    rates = sorted(tx.fee / tx.size for tx in txs)
+    return {
+        "count": len(txs),
+        "bytes": sum(tx.size for tx in txs),
+        "total_fee": sum(tx.fee for tx in txs),
+        "fee_rate": {
+            "min": rates[0] if rates else None,
+            "median": statistics.median(rates) if rates else None,
+            "max": rates[-1] if rates else None,
+        },
+        "txids": [hash_to_hex(tx.txid) for tx in txs],
+    }
+
+
+@router.get("/mempool")
+async def mempool(request: Request) -> dict[str, Any]:
+    """Transactions waiting for a block."""
+    return mempool_stats(_node(request))
+
+
+# -- peers, mining, events, metrics --------------------------------------------------------
+
+
+@router.get("/peers")
+async def peers(request: Request) -> dict[str, Any]:
+    """Connected peers (empty when the node runs without networking)."""
+    node = _node(request)
+    return {"peers": node.network.peer_info() if node.network is not None else []}
+
+
+def _split_hostport(text: str) -> tuple[str, int]:
+    host, sep, port = text.strip().rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ApiProblem(400, "bad-peer-address", "peer address must be host:port")
+    return host, int(port)
+
+
+@router.post("/peers", status_code=202)
+async def add_peer(request: Request, body: PeerRequest) -> dict[str, Any]:
+    """Connect to a peer (admin)."""
+    require_admin(request)
+    node = _node(request)
+    host, port = _split_hostport(body.address)
+    if node.network is None:
+        raise ApiProblem(503, "no-network", "this node runs without peer-to-peer networking")
+    try:
+        await asyncio.wait_for(node.network.connect(host, port), 30)
+    except TimeoutError as exc:
+        raise ApiProblem(504, "connect-timeout", f"no handshake with {host}:{port}") from exc
+    except OSError as exc:
+        raise ApiProblem(502, "connect-failed", f"cannot connect to {host}:{port}: {exc}") from exc
+    return {"address": f"{host}:{port}"}
+
+
+@router.post("/mine")
+async def mine(request: Request, body: MineRequest) -> dict[str, Any]:
+    """Mine `blocks` blocks now paying `address` (admin; networks with mine_on_demand)."""
+    require_admin(request)
+    node = _node(request)
+    if not node.params.mine_on_demand:
+        raise ApiProblem(403, "not-allowed", f"mining on demand is off on {node.params.name}")
+    if body.address is not None:
+        recipient = parse_address(node, body.address)
+    elif node.config.miner_address is not None:
+        recipient = node.config.miner_address
+    else:
+        raise ApiProblem(400, "bad-address", "give an address to pay the blocks to")
+    hashes = await node.mine_blocks(body.blocks, recipient)
+    return {"blocks": [hash_to_hex(h) for h in hashes]}
+
+
+@router.get("/events")
+async def events(request: Request) -> StreamingResponse:
+    """Server-sent events: `block`, `tx`, `reorg` (JSON data)."""
+    stream = request.app.state.events.stream(request.is_disconnected)
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    """Prometheus text format."""
+    return Response(request.app.state.metrics.render(), media_type=CONTENT_TYPE)
