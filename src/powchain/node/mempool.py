@@ -1,0 +1,366 @@
+"""The mempool: valid transactions waiting for a block, per sender in nonce order.
+
+Owned by the node and touched only on its event loop. Acceptance runs the cheapest checks
+first, because a peer can make us run them for free: context-free consensus checks, policy
+(standardness, fee rate), duplicate, nonce window, replace-by-fee, balance over the sender's
+queue, room (eviction), and the Schnorr signature last.
+
+Each sender has a queue keyed by nonce holding nonces confirmed .. confirmed + 63. Gaps are
+allowed; a transaction behind a gap is kept but not mined until the gap fills. Affordability
+counts the sender's confirmed spendable balance only (never incoming mempool payments), so any
+interleaving of senders in a template is valid as long as each sender's nonces stay in order.
+Does no I/O and publishes no events: the node does, from the return values.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from ..consensus.errors import Kind, Rejected
+from ..consensus.state import AccountState, StateView
+from ..consensus.tx_check import check_signature, check_transaction
+from ..core.block import Block
+from ..core.params import ChainParams
+from ..core.transaction import Transaction
+from ..policy.fees import (
+    check_min_relay_fee,
+    check_replacement,
+    fee_rate_per_kb,
+    lower_fee_rate,
+)
+from ..policy.limits import check_queue_depth, is_expired
+from ..policy.standard import check_standard
+
+__all__ = ["Mempool"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    tx: Transaction
+    size: int  # serialized bytes
+    entered: int  # Unix seconds when accepted
+    seq: int  # arrival order, breaks fee-rate ties (first come first served)
+
+    @property
+    def cost(self) -> int:
+        return self.tx.amount + self.tx.fee
+
+
+class Mempool:
+    """Transactions by txid, with a nonce-ordered queue per sender (Core: CTxMemPool)."""
+
+    def __init__(self, params: ChainParams, *, max_bytes: int, expiry: int) -> None:
+        """`max_bytes`: bound on the serialized size of all transactions; `expiry`: seconds."""
+        self._params = params
+        self._max_bytes = max_bytes
+        self._expiry = expiry
+        self._entries: dict[bytes, _Entry] = {}
+        self._by_sender: dict[bytes, dict[int, bytes]] = {}  # sender -> nonce -> txid
+        self._confirmed: dict[bytes, int] = {}  # sender -> confirmed nonce last seen
+        self._bytes = 0
+        self._seq = 0
+
+    # ---- read side -------------------------------------------------------------------------
+
+    def get(self, txid: bytes) -> Transaction | None:
+        entry = self._entries.get(txid)
+        return entry.tx if entry else None
+
+    def __contains__(self, txid: object) -> bool:
+        return txid in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def total_bytes(self) -> int:
+        """Serialized bytes of every transaction held."""
+        return self._bytes
+
+    def txs(self) -> list[Transaction]:
+        """Every transaction, in arrival order."""
+        return [e.tx for e in sorted(self._entries.values(), key=lambda e: e.seq)]
+
+    def pending_for(self, pubkey: bytes) -> tuple[int, int]:
+        """(net balance change in units, queued count) for an account.
+
+        Counts only executable transactions (contiguous nonces from the sender's confirmed
+        one): outgoing ones subtract amount + fee, incoming ones add amount. The count is the
+        length of `pubkey`'s own executable run, so its next nonce = confirmed + count.
+        """
+        own = self._run(pubkey)
+        net = -sum(e.cost for e in own)
+        for entry in self._entries.values():
+            tx = entry.tx
+            if tx.recipient == pubkey and self._is_executable(tx):
+                net += tx.amount
+        return net, len(own)
+
+    def fee_stats(self) -> dict[str, int]:
+        """`count`, `bytes`, `total_fees` (units) and `min_fee_rate`, `median_fee_rate`,
+        `max_fee_rate` in units per 1,000 bytes (0 when empty; median rounds down)."""
+        rates = sorted(fee_rate_per_kb(e.tx.fee, e.size) for e in self._entries.values())
+        mid = len(rates) // 2
+        median = 0
+        if rates:
+            median = rates[mid] if len(rates) % 2 else (rates[mid - 1] + rates[mid]) // 2
+        return {
+            "count": len(self._entries),
+            "bytes": self._bytes,
+            "total_fees": sum(e.tx.fee for e in self._entries.values()),
+            "min_fee_rate": rates[0] if rates else 0,
+            "median_fee_rate": median,
+            "max_fee_rate": rates[-1] if rates else 0,
+        }
+
+    # ---- acceptance ------------------------------------------------------------------------
+
+    def accept(self, tx: Transaction, view: StateView, now: int) -> None:
+        """Admit `tx` against the state at the tip, or raise `Rejected`.
+
+        Reasons, in check order: any of `check_transaction` (CONSENSUS); `coinbase`, `tx-size`,
+        `nonstandard-data`, `fee-too-low` (POLICY); `duplicate` (DUPLICATE); `bad-nonce`
+        (CONSENSUS, below the confirmed nonce); `too-many-pending` (POLICY, 64+ ahead);
+        `insufficient-fee` (POLICY, a replacement paying < +10 %); `insufficient-funds`
+        (CONSENSUS when the balance cannot pay this tx alone, POLICY when it cannot pay it
+        after the sender's queued lower nonces); `mempool-full` (POLICY); `bad-signature`.
+        """
+        check_transaction(tx, self._params)
+        check_standard(tx)
+        check_min_relay_fee(tx)
+        if tx.txid in self._entries:
+            raise Rejected(Kind.DUPLICATE, "duplicate", "transaction already in the mempool")
+        account = view.get_account(tx.sender)
+        self._check_nonce(tx, account.nonce)
+        replaced = self._at(tx.sender, tx.nonce)
+        if replaced is not None:
+            check_replacement(replaced.tx, tx)
+        self._check_funds(tx, account)
+        size = tx.size
+        evict = self._eviction_plan(tx, size, replaced)
+        # a peer can make us run everything above for free: the signature comes last
+        check_signature(tx)
+        self._drop_below(tx.sender, account.nonce)
+        for txid in ([replaced.tx.txid] if replaced else []) + evict:
+            self._remove(txid)
+        self._insert(_Entry(tx, size, now, self._next_seq()))
+        self._confirmed[tx.sender] = account.nonce
+        self._trim_unaffordable(tx.sender, account.balance)
+
+    def _check_nonce(self, tx: Transaction, confirmed: int) -> None:
+        if tx.nonce < confirmed:
+            raise Rejected(
+                Kind.CONSENSUS, "bad-nonce", f"nonce {tx.nonce}, the sender's next is {confirmed}"
+            )
+        check_queue_depth(tx.nonce, confirmed)
+
+    def _check_funds(self, tx: Transaction, account: AccountState) -> None:
+        own = tx.amount + tx.fee
+        if own > account.balance:
+            raise Rejected(
+                Kind.CONSENSUS,
+                "insufficient-funds",
+                f"sender holds {account.balance} units, needs {own}",
+            )
+        queued = sum(
+            self._entries[txid].cost
+            for nonce, txid in self._by_sender.get(tx.sender, {}).items()
+            if account.nonce <= nonce < tx.nonce
+        )
+        if queued + own > account.balance:
+            raise Rejected(
+                Kind.POLICY,
+                "insufficient-funds",
+                f"sender holds {account.balance} units, its queue up to this nonce needs"
+                f" {queued + own}",
+            )
+
+    def _eviction_plan(self, tx: Transaction, size: int, replaced: _Entry | None) -> list[bytes]:
+        """Txids to evict so `tx` fits: lowest fee rate first, each with its sender's later
+        nonces. Raises `Rejected(POLICY, 'mempool-full')` when that would evict a fee rate
+        >= the new one's (or there is not enough to evict). Never evicts the new tx's sender."""
+        need = self._bytes - (replaced.size if replaced else 0) + size - self._max_bytes
+        if need <= 0:
+            return []
+        candidates = sorted(
+            (e for e in self._entries.values() if e.tx.sender != tx.sender),
+            key=lambda e: (Fraction(e.tx.fee, e.size), -e.seq),
+        )
+        plan: dict[bytes, int] = {}
+        freed = 0
+        for entry in candidates:
+            if entry.tx.txid in plan:
+                continue
+            if not lower_fee_rate(entry.tx.fee, entry.size, tx.fee, size):
+                break
+            for later in self._later(entry.tx.sender, entry.tx.nonce):
+                if later.tx.txid not in plan:
+                    plan[later.tx.txid] = later.size
+                    freed += later.size
+            if freed >= need:
+                return list(plan)
+        raise Rejected(
+            Kind.POLICY, "mempool-full", "mempool is full of transactions paying a higher fee rate"
+        )
+
+    # ---- removal and upkeep ----------------------------------------------------------------
+
+    def remove_for_block(self, block: Block) -> list[bytes]:
+        """Remove a connected block's transactions and every queued tx of the same sender with
+        a nonce <= theirs (conflicts, now stale). Returns the removed txids."""
+        removed: list[bytes] = []
+        for tx in block.txs:
+            if tx.is_coinbase:
+                continue
+            removed += self._drop_below(tx.sender, tx.nonce + 1)
+        return removed
+
+    def readd(self, txs: Sequence[Transaction], view: StateView, now: int) -> None:
+        """Re-admit the transactions of disconnected blocks (in block order); those that no
+        longer fit are dropped silently, as a reorg may have spent their funds."""
+        for tx in txs:
+            if tx.is_coinbase or tx.txid in self._entries:
+                continue
+            try:
+                self.accept(tx, view, now)
+            except Rejected:
+                continue
+
+    def revalidate(self, view: StateView) -> list[bytes]:
+        """After a tip change: drop each sender's nonces below the confirmed one and, in nonce
+        order, everything from the first tx the balance can no longer pay. Returns removed
+        txids."""
+        removed: list[bytes] = []
+        for sender in list(self._by_sender):
+            account = view.get_account(sender)
+            removed += self._drop_below(sender, account.nonce)
+            removed += self._trim_unaffordable(sender, account.balance)
+            if sender in self._by_sender:
+                self._confirmed[sender] = account.nonce
+        return removed
+
+    def expire(self, now: int) -> list[bytes]:
+        """Remove transactions that waited `expiry` seconds, with their sender's later nonces
+        (which could never be mined without them). Returns the removed txids."""
+        removed: list[bytes] = []
+        for entry in sorted(self._entries.values(), key=lambda e: e.seq):
+            if entry.tx.txid in self._entries and is_expired(entry.entered, now, self._expiry):
+                for later in self._later(entry.tx.sender, entry.tx.nonce):
+                    self._remove(later.tx.txid)
+                    removed.append(later.tx.txid)
+        return removed
+
+    # ---- template --------------------------------------------------------------------------
+
+    def select(self, view: StateView, max_bytes: int) -> list[Transaction]:
+        """Transactions for a block template, at most `max_bytes` serialized in total.
+
+        Greedy by fee rate over the head of each sender's executable run (contiguous nonces
+        from the confirmed one, affordable from the confirmed balance): take the best head,
+        then that sender's next nonce competes. A head that does not fit ends its sender.
+        """
+        runs = {s: self._executable(s, view.get_account(s)) for s in self._by_sender}
+        heap = [(-Fraction(r[0].tx.fee, r[0].size), r[0].seq, s, 0) for s, r in runs.items() if r]
+        heapq.heapify(heap)
+        chosen: list[Transaction] = []
+        room = max_bytes
+        while heap:
+            _, _, sender, i = heapq.heappop(heap)
+            entry = runs[sender][i]
+            if entry.size > room:
+                continue
+            chosen.append(entry.tx)
+            room -= entry.size
+            if i + 1 < len(runs[sender]):
+                nxt = runs[sender][i + 1]
+                heapq.heappush(heap, (-Fraction(nxt.tx.fee, nxt.size), nxt.seq, sender, i + 1))
+        return chosen
+
+    # ---- internals -------------------------------------------------------------------------
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _at(self, sender: bytes, nonce: int) -> _Entry | None:
+        txid = self._by_sender.get(sender, {}).get(nonce)
+        return self._entries[txid] if txid is not None else None
+
+    def _queue(self, sender: bytes) -> list[_Entry]:
+        """The sender's entries in nonce order."""
+        queue = self._by_sender.get(sender, {})
+        return [self._entries[queue[n]] for n in sorted(queue)]
+
+    def _later(self, sender: bytes, nonce: int) -> list[_Entry]:
+        """The sender's entries with a nonce >= `nonce`, in nonce order."""
+        return [e for e in self._queue(sender) if e.tx.nonce >= nonce]
+
+    def _run(self, sender: bytes) -> list[_Entry]:
+        """Contiguous entries from the confirmed nonce last seen (no balance check)."""
+        queue = self._by_sender.get(sender, {})
+        nonce = self._confirmed.get(sender, 0)
+        run = []
+        while nonce in queue:
+            run.append(self._entries[queue[nonce]])
+            nonce += 1
+        return run
+
+    def _is_executable(self, tx: Transaction) -> bool:
+        return self._confirmed.get(tx.sender, 0) + len(self._run(tx.sender)) > tx.nonce
+
+    def _executable(self, sender: bytes, account: AccountState) -> list[_Entry]:
+        """Contiguous entries from `account.nonce` that the balance pays, in nonce order."""
+        queue = self._by_sender.get(sender, {})
+        run: list[_Entry] = []
+        nonce, spent = account.nonce, 0
+        while nonce in queue:
+            entry = self._entries[queue[nonce]]
+            spent += entry.cost
+            if spent > account.balance:
+                break
+            run.append(entry)
+            nonce += 1
+        return run
+
+    def _insert(self, entry: _Entry) -> None:
+        tx = entry.tx
+        self._entries[tx.txid] = entry
+        self._by_sender.setdefault(tx.sender, {})[tx.nonce] = tx.txid
+        self._bytes += entry.size
+
+    def _remove(self, txid: bytes) -> None:
+        entry = self._entries.pop(txid, None)
+        if entry is None:
+            return
+        self._bytes -= entry.size
+        queue = self._by_sender[entry.tx.sender]
+        del queue[entry.tx.nonce]
+        if not queue:
+            del self._by_sender[entry.tx.sender]
+            self._confirmed.pop(entry.tx.sender, None)
+
+    def _drop_below(self, sender: bytes, nonce: int) -> list[bytes]:
+        """Remove the sender's entries with a nonce < `nonce`; return their txids."""
+        stale = [e.tx.txid for e in self._queue(sender) if e.tx.nonce < nonce]
+        for txid in stale:
+            self._remove(txid)
+        if sender in self._by_sender:
+            self._confirmed[sender] = max(self._confirmed.get(sender, 0), nonce)
+        return stale
+
+    def _trim_unaffordable(self, sender: bytes, balance: int) -> list[bytes]:
+        """In nonce order, remove the sender's entries from the first one whose cumulative
+        cost exceeds `balance`; return their txids."""
+        spent = 0
+        queue = self._queue(sender)
+        for i, entry in enumerate(queue):
+            spent += entry.cost
+            if spent > balance:
+                removed = [e.tx.txid for e in queue[i:]]
+                for txid in removed:
+                    self._remove(txid)
+                return removed
+        return []
