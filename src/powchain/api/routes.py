@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import statistics
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -236,21 +235,18 @@ async def account_txs(
     """The address's transactions, newest first; pass `next_cursor` back as `cursor`."""
     node = _node(request)
     pub = parse_address(node, address)
-    start = _parse_cursor(cursor)
-    items, next_cursor = node.address_history(pub, start, limit)
-    return {
-        "address": address,
-        "txs": [_lookup_json(node, item) for item in items],
-        "next_cursor": None if next_cursor is None else str(next_cursor),
-    }
-
-
-def _parse_cursor(cursor: str | None) -> int | None:
-    if cursor is None or cursor == "":
-        return None
-    if not cursor.isdigit() or len(cursor) > 19:
-        raise ApiProblem(400, "bad-cursor", "cursor must be a value returned as next_cursor")
-    return int(cursor)
+    try:
+        items, next_cursor = node.address_history(pub, cursor or None, limit)
+    except ValueError as exc:
+        raise ApiProblem(400, "bad-cursor", "cursor must be a next_cursor from a page") from exc
+    txs = []
+    for item in items:
+        found = node.get_transaction(item.txid)
+        if found is not None:
+            entry = _lookup_json(node, found)
+            entry["direction"] = getattr(item, "direction", None)
+            txs.append(entry)
+    return {"address": address, "txs": txs, "next_cursor": next_cursor}
 
 
 @router.get("/posts")
@@ -279,25 +275,12 @@ async def posts(
 # -- mempool -------------------------------------------------------------------------------
 
 
-def _mempool_txs(node: Any) -> list[Transaction]:
-    return list(node.mempool.transactions())
-
-
 def mempool_stats(node: Any) -> dict[str, Any]:
-    """count, bytes, fee-rate stats (units per byte) and txids of the mempool."""
-    txs = _mempool_txs(node)
-    rates = sorted(tx.fee / tx.size for tx in txs)
-    return {
-        "count": len(txs),
-        "bytes": sum(tx.size for tx in txs),
-        "total_fee": sum(tx.fee for tx in txs),
-        "fee_rate": {
-            "min": rates[0] if rates else None,
-            "median": statistics.median(rates) if rates else None,
-            "max": rates[-1] if rates else None,
-        },
-        "txids": [hash_to_hex(tx.txid) for tx in txs],
-    }
+    """`count`, `bytes`, `total_fees`, fee rates (units per 1,000 bytes) and `txids`."""
+    mempool = node.mempool
+    stats = dict(mempool.fee_stats())
+    stats["txids"] = [hash_to_hex(tx.txid) for tx in mempool.txs()]
+    return stats
 
 
 @router.get("/mempool")

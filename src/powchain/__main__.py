@@ -1,0 +1,5 @@
+"""`python -m powchain`: the command line."""
+
+from powchain.cli import main
+
+main()

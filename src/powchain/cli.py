@@ -1,0 +1,474 @@
+"""The `powchain` command line (SPEC §8): run a node or a devnet, use a wallet, query a node.
+
+Client commands talk to a node through its REST API (`wallet.client.NodeClient`); amounts on
+the command line are coins (`1.5`) converted exactly to base units; keys never leave the
+encrypted keystore except to sign locally.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from .api.app import read_cookie
+from .config import default_api_url, resolve_datadir
+from .core.hashing import hex_to_hash
+from .core.keys import AddressError, decode_address
+from .core.params import NETWORKS, ChainParams
+from .core.units import format_coins, parse_coins
+from .wallet.builder import build_post, build_transfer, suggest_fee, tx_size
+from .wallet.client import ApiError, NodeClient
+from .wallet.keystore import Keystore, KeystoreError, WalletKey, read_passphrase
+
+__all__ = ["main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _network_option(f: F) -> F:
+    return click.option(
+        "--network",
+        type=click.Choice(sorted(NETWORKS)),
+        default="regtest",
+        show_default=True,
+        envvar="POWCHAIN_NETWORK",
+        help="Which chain (also picks default ports, datadir and address prefix).",
+    )(f)
+
+
+def _datadir_option(f: F) -> F:
+    return click.option(
+        "--datadir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help="Data directory [default: $POWCHAIN_DATADIR or ~/.powchain/NETWORK].",
+    )(f)
+
+
+def client_options(f: F) -> F:
+    """--network, --datadir, --node: find the node to talk to and its admin token."""
+    f = click.option(
+        "--node",
+        "node_url",
+        default=None,
+        metavar="URL",
+        help="REST API of the node [default: the local node of --network].",
+    )(f)
+    return _network_option(_datadir_option(f))
+
+
+def wallet_options(f: F) -> F:
+    """client_options plus --wallet FILE and --key NAME."""
+    f = click.option("--key", "key_name", default=None, help="Key name [default: the first].")(f)
+    f = click.option(
+        "--wallet",
+        "wallet_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Keystore file [default: DATADIR/wallet.json].",
+    )(f)
+    return client_options(f)
+
+
+class Ctx:
+    """What a client command needs: params, datadir, a NodeClient, the wallet file."""
+
+    def __init__(
+        self,
+        network: str,
+        datadir: Path | None,
+        node_url: str | None,
+        wallet_file: Path | None = None,
+    ) -> None:
+        self.params: ChainParams = NETWORKS[network]
+        self.datadir = resolve_datadir(datadir, network)
+        self.url = node_url or default_api_url(self.params)
+        self.wallet_file = wallet_file or self.datadir / "wallet.json"
+        self.fee: int | None = None  # units; None = the default fee for the size
+
+    def client(self) -> NodeClient:
+        return NodeClient(self.url, token=read_cookie(self.datadir))
+
+    def load_key(self, name: str | None) -> WalletKey:
+        store = Keystore.load(self.wallet_file, read_passphrase())
+        return store.get(name)
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2))
+
+
+def _handle_errors(f: F) -> F:
+    """Turn ApiError / KeystoreError into a one-line error and exit code 1."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except ApiError as exc:
+            _fail(f"node: {exc.error}: {exc.message}")
+        except KeystoreError as exc:
+            _fail(f"wallet: {exc}")
+        return None
+
+    wrapper.__name__ = f.__name__
+    wrapper.__doc__ = f.__doc__
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="powchain")
+def main() -> None:
+    """powchain: a peer-to-peer proof-of-work blockchain.
+
+    \b
+    Examples:
+      powchain node --network regtest          # a node with blocks on demand
+      powchain devnet --nodes 3 --traffic      # a local network of 3 mining nodes
+      powchain wallet create                   # a new encrypted wallet
+      powchain wallet send rpow1... 1.5        # pay 1.5 coins
+      powchain status                          # the local node's tip
+    """
+
+
+# -- node and devnet --------------------------------------------------------------------------
+
+
+@main.command()
+@_network_option
+@_datadir_option
+@click.option("--p2p", default=None, metavar="HOST:PORT", help="P2P listen address.")
+@click.option("--api", default=None, metavar="HOST:PORT", help="REST API address (127.0.0.1).")
+@click.option("--connect", multiple=True, metavar="HOST:PORT", help="Peer to connect to.")
+@click.option("--mine/--no-mine", default=False, help="Mine blocks continuously.")
+@click.option("--miner-address", default=None, help="Address paid by mined blocks.")
+@click.option("--mining-processes", type=click.IntRange(1, 64), default=1, show_default=True)
+@click.option("--ping-interval", type=click.FloatRange(0.1), default=120.0, show_default=True)
+@click.option("--idle-timeout", type=click.FloatRange(0.1), default=1200.0, show_default=True)
+@click.option("--clock-offset", type=int, default=0, hidden=True)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+def node(
+    network: str,
+    datadir: Path | None,
+    p2p: str | None,
+    api: str | None,
+    connect: tuple[str, ...],
+    mine: bool,
+    miner_address: str | None,
+    mining_processes: int,
+    ping_interval: float,
+    idle_timeout: float,
+    clock_offset: int,
+    log_level: str,
+) -> None:
+    """Run a full node: P2P, REST API and (with --mine) a miner, until Ctrl-C.
+
+    Without --miner-address, --mine pays a key kept in DATADIR/miner.key.
+
+    \b
+    Examples:
+      powchain node --network regtest
+      powchain node --network devnet --mine --connect 127.0.0.1:28744
+      powchain node --network testnet --p2p 0.0.0.0:38744 --api 127.0.0.1:38745
+    """
+    from .config import build_node_config
+    from .noderun import run_node
+
+    directory = resolve_datadir(datadir, network)
+    try:
+        config = build_node_config(
+            network,
+            directory,
+            p2p,
+            api,
+            connect,
+            mine,
+            miner_address,
+            mining_processes,
+            ping_interval=ping_interval,
+            idle_timeout=idle_timeout,
+            clock_offset=clock_offset,
+        )
+    except (ValueError, AddressError) as exc:
+        raise click.BadParameter(str(exc)) from exc
+    sys.exit(run_node(config, log_level))
+
+
+@main.command()
+@click.option("--nodes", type=click.IntRange(1, 16), default=3, show_default=True)
+@click.option(
+    "--datadir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("devnet-data"),
+    show_default=True,
+    help="Parent of the nodes' data directories.",
+)
+@click.option("--traffic/--no-traffic", default=False, help="Wallets send payments and posts.")
+@click.option("--base-port", type=click.IntRange(1024, 65000), default=None, help="First port.")
+def devnet(nodes: int, datadir: Path, traffic: bool, base_port: int | None) -> None:
+    """A local devnet: N mining `powchain node` processes on 127.0.0.1, until Ctrl-C.
+
+    \b
+    Examples:
+      powchain devnet                     # 3 nodes, data in ./devnet-data
+      powchain devnet --nodes 5 --traffic --datadir /tmp/dn
+    """
+    from .devnet import run_devnet
+
+    sys.exit(run_devnet(nodes, datadir, traffic, base_port))
+
+
+# -- queries ----------------------------------------------------------------------------------
+
+
+@main.command()
+@client_options
+@_handle_errors
+def status(network: str, datadir: Path | None, node_url: str | None) -> None:
+    """Show the node's network, tip, difficulty, mempool and peers.
+
+    \b
+    Example:
+      powchain status --network devnet
+    """
+    with Ctx(network, datadir, node_url).client() as client:
+        _echo_json(client.status())
+
+
+@main.command()
+@click.argument("block_id")
+@click.option("--full", is_flag=True, help="Decode every transaction.")
+@client_options
+@_handle_errors
+def block(
+    block_id: str, full: bool, network: str, datadir: Path | None, node_url: str | None
+) -> None:
+    """Show a block by height or hash.
+
+    \b
+    Examples:
+      powchain block 0
+      powchain block 00000a1b...  --full
+    """
+    with Ctx(network, datadir, node_url).client() as client:
+        _echo_json(client.block(block_id, full=full))
+
+
+@main.command()
+@click.argument("txid")
+@client_options
+@_handle_errors
+def tx(txid: str, network: str, datadir: Path | None, node_url: str | None) -> None:
+    """Show a transaction and whether it is pending or confirmed.
+
+    \b
+    Example:
+      powchain tx 3f1c...e9
+    """
+    try:
+        hex_to_hash(txid)
+    except ValueError as exc:
+        raise click.BadParameter("a txid is 64 hex digits", param_hint="TXID") from exc
+    with Ctx(network, datadir, node_url).client() as client:
+        _echo_json(client.tx(txid))
+
+
+# -- wallet -----------------------------------------------------------------------------------
+
+
+@main.group()
+def wallet() -> None:
+    """Keys in an encrypted keystore; payments and history through a node.
+
+    The passphrase is asked for, or read from $POWCHAIN_WALLET_PASSPHRASE.
+
+    \b
+    Examples:
+      powchain wallet create --network devnet
+      powchain wallet balance --network devnet
+      powchain wallet send dpow1... 2.5 --network devnet
+    """
+
+
+@wallet.command()
+@click.option("--name", default="default", show_default=True, help="Name of the new key.")
+@wallet_options
+@_handle_errors
+def create(name: str, **opts: Any) -> None:
+    """Create the wallet file with a new key (or add a key to an existing wallet).
+
+    \b
+    Examples:
+      powchain wallet create
+      powchain wallet create --name savings
+    """
+    ctx = Ctx(opts["network"], opts["datadir"], opts["node_url"], opts["wallet_file"])
+    if ctx.wallet_file.exists():
+        passphrase = read_passphrase()
+        store = Keystore.load(ctx.wallet_file, passphrase)
+    else:
+        passphrase = read_passphrase(confirm=True)
+        store = Keystore()
+        ctx.wallet_file.parent.mkdir(parents=True, exist_ok=True)
+    key = store.new_key(name)
+    store.save(ctx.wallet_file, passphrase)
+    click.echo(f"{key.name}\t{key.address(ctx.params.hrp)}")
+    click.echo(f"wallet: {ctx.wallet_file}", err=True)
+
+
+@wallet.command(name="list")
+@wallet_options
+@_handle_errors
+def list_keys(**opts: Any) -> None:
+    """List the wallet's keys and addresses."""
+    ctx = Ctx(opts["network"], opts["datadir"], opts["node_url"], opts["wallet_file"])
+    for key in Keystore.load(ctx.wallet_file, read_passphrase()).keys:
+        click.echo(f"{key.name}\t{key.address(ctx.params.hrp)}")
+
+
+@wallet.command()
+@wallet_options
+@_handle_errors
+def address(**opts: Any) -> None:
+    """Print the address of a key (to receive payments)."""
+    ctx = Ctx(opts["network"], opts["datadir"], opts["node_url"], opts["wallet_file"])
+    click.echo(ctx.load_key(opts["key_name"]).address(ctx.params.hrp))
+
+
+@wallet.command()
+@wallet_options
+@_handle_errors
+def balance(**opts: Any) -> None:
+    """Show spendable, immature and pending balance (in coins) of a key."""
+    ctx = Ctx(opts["network"], opts["datadir"], opts["node_url"], opts["wallet_file"])
+    addr = ctx.load_key(opts["key_name"]).address(ctx.params.hrp)
+    with ctx.client() as client:
+        info = client.account(addr)
+    click.echo(f"address   {addr}")
+    for field in ("balance", "immature", "pending_balance"):
+        click.echo(f"{field:<9} {format_coins(int(info[field]))}")
+    click.echo(f"nonce     {info['nonce']} (next {info['next_nonce']})")
+
+
+@wallet.command()
+@click.option("--limit", type=click.IntRange(1, 100), default=20, show_default=True)
+@wallet_options
+@_handle_errors
+def history(limit: int, **opts: Any) -> None:
+    """List a key's transactions, newest first."""
+    ctx = Ctx(opts["network"], opts["datadir"], opts["node_url"], opts["wallet_file"])
+    addr = ctx.load_key(opts["key_name"]).address(ctx.params.hrp)
+    with ctx.client() as client:
+        page = client.account_txs(addr, limit=limit)
+    for item in page["txs"]:
+        sign = "-" if item.get("sender") == addr else "+"
+        where = f"height {item['height']}" if item["status"] == "confirmed" else "pending"
+        text = f"  post: {item['post']}" if item.get("post") else ""
+        amount = format_coins(int(item["amount"]))
+        click.echo(f"{item['txid']}  {sign}{amount}  {where}{text}")
+
+
+def _coins(value: str, what: str) -> int:
+    try:
+        return parse_coins(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=what) from exc
+
+
+def _default_fee(size: int) -> int:
+    try:
+        from .policy.fees import min_relay_fee
+    except ImportError:  # policy not installed in this build: a generous constant rate
+        return suggest_fee(size)
+    return max(min_relay_fee(size), suggest_fee(size, 2))
+
+
+def _check_network(client: NodeClient, params: ChainParams) -> None:
+    remote = client.status()
+    if remote.get("chain_id") != params.chain_id:
+        _fail(f"the node at {client.base_url} runs {remote.get('network')}, not {params.name}")
+
+
+def _sign_and_send(ctx: Ctx, key: WalletKey, make: Callable[[int, int], Any], size: int) -> None:
+    with ctx.client() as client:
+        _check_network(client, ctx.params)
+        nonce = int(client.account(key.address(ctx.params.hrp))["next_nonce"])
+        fee = ctx.fee if ctx.fee is not None else _default_fee(size)
+        signed = make(nonce, fee)
+        txid = client.submit_tx(signed.serialize())
+    click.echo(txid)
+    click.echo(f"fee {format_coins(fee)}, nonce {nonce}", err=True)
+
+
+@wallet.command()
+@click.argument("to_address", metavar="ADDRESS")
+@click.argument("amount")
+@click.option("--fee", default=None, help="Fee in coins [default: the node's minimum relay fee].")
+@wallet_options
+@_handle_errors
+def send(to_address: str, amount: str, fee: str | None, **opts: Any) -> None:
+    """Pay AMOUNT coins to ADDRESS (signed here, submitted to the node).
+
+    \b
+    Examples:
+      powchain wallet send rpow1qxy... 1.5
+      powchain wallet send rpow1qxy... 0.001 --fee 0.00001
+    """
+    ctx = Ctx(opts["network"], opts["datadir"], opts["node_url"], opts["wallet_file"])
+    units = _coins(amount, "AMOUNT")
+    try:
+        recipient = decode_address(to_address, ctx.params.hrp)
+    except AddressError as exc:
+        raise click.BadParameter(str(exc), param_hint="ADDRESS") from exc
+    ctx.fee = None if fee is None else _coins(fee, "--fee")
+    key = ctx.load_key(opts["key_name"])
+
+    def make(nonce: int, fee_units: int) -> Any:
+        chain = ctx.params.chain_id
+        return build_transfer(key.secret, chain, nonce, recipient, units, fee_units, os.urandom(32))
+
+    _sign_and_send(ctx, key, make, tx_size(0))
+
+
+@main.command()
+@click.argument("text")
+@click.option("--fee", default=None, help="Fee in coins [default: the node's minimum relay fee].")
+@wallet_options
+@_handle_errors
+def post(text: str, fee: str | None, **opts: Any) -> None:
+    """Publish TEXT on the chain as a post signed by a wallet key.
+
+    \b
+    Example:
+      powchain post "hello, chain" --network devnet
+    """
+    ctx = Ctx(opts["network"], opts["datadir"], opts["node_url"], opts["wallet_file"])
+    size = len(text.encode("utf-8"))
+    if size > ctx.params.max_post_text:
+        raise click.BadParameter(f"at most {ctx.params.max_post_text} bytes", param_hint="TEXT")
+    ctx.fee = None if fee is None else _coins(fee, "--fee")
+    key = ctx.load_key(opts["key_name"])
+
+    def make(nonce: int, fee_units: int) -> Any:
+        chain = ctx.params.chain_id
+        return build_post(key.secret, chain, nonce, text, fee_units, os.urandom(32))
+
+    _sign_and_send(ctx, key, make, tx_size(1 + size))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,78 @@
+"""`powchain node` at run time: Node + PeerManager + API server on one asyncio loop.
+
+Logs to stderr with timestamps, prints the API and P2P addresses once listening, and stops
+cleanly (API, then peers, then node) on SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Any
+
+__all__ = ["run_node", "setup_logging"]
+
+log = logging.getLogger("powchain")
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+
+
+def run_node(config: Any, log_level: str = "info") -> int:
+    """Run until a signal; the process exit code (0 after a clean stop)."""
+    setup_logging(log_level)
+    try:
+        asyncio.run(_serve(config))
+    except OSError as exc:
+        log.error("cannot start: %s", exc)
+        return 1
+    return 0
+
+
+def _peer_manager(node: Any) -> Any:
+    try:
+        from .p2p.peerman import PeerManager
+    except ImportError:
+        log.warning("p2p package unavailable: running without peers")
+        return None
+    return PeerManager(node)
+
+
+async def _serve(config: Any) -> None:
+    from .api.app import create_app
+    from .api.server import ApiServer
+    from .config import miner_address_text
+    from .node.node import Node
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    node = Node(config)
+    await node.start()
+    peers = server = None
+    try:
+        peers = _peer_manager(node)
+        if peers is not None:
+            await peers.start()
+        server = ApiServer(create_app(node), config.api_host, config.api_port)
+        await server.start()
+        log.info("network %s, datadir %s", config.params.name, config.datadir)
+        log.info("API listening on http://%s:%d/api/v1", config.api_host, server.port)
+        log.info("P2P listening on ws://%s:%d/", config.p2p_host, config.p2p_port)
+        if config.mine:
+            log.info("mining to %s", miner_address_text(config))
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        if server is not None:
+            await server.stop()
+        if peers is not None:
+            await peers.stop()
+        await node.stop()
+        log.info("stopped")
