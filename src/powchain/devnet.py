@@ -1,0 +1,235 @@
+"""`powchain devnet`: a local network of N real `powchain node` processes on 127.0.0.1.
+
+Each node gets its own data directory under DATADIR, consecutive free ports (P2P, API), a
+`--connect` to every earlier node, and mines with one process to its own key. With `--traffic`
+the keys of those miners act as wallets (in-process, no passphrase: devnet coins are play
+money), sending payments and posts to each other through different nodes once their coinbases
+mature. A status line (height and mempool per node) is printed about every 10 s; Ctrl-C or
+SIGTERM stops every node (SIGTERM, wait, then SIGKILL).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from .api.app import COOKIE_NAME
+from .core.keys import encode_address, xonly_pubkey
+from .core.params import DEVNET
+from .core.units import COIN, format_coins
+from .wallet.builder import build_post, build_transfer, suggest_fee, tx_size
+from .wallet.client import ApiError, NodeClient
+
+__all__ = ["run_devnet", "DevnetNode", "free_port_block"]
+
+STATUS_EVERY = 10.0
+TRAFFIC_EVERY = 2.0
+STOP_TIMEOUT = 15.0
+READY_TIMEOUT = 60.0
+POSTS = (
+    "hello from the devnet",
+    "proof of work, one hash at a time",
+    "gm, blockchain",
+    "this post is immutable (until a reorg)",
+)
+
+
+@dataclass
+class DevnetNode:
+    """One node process of the devnet and the key its miner pays."""
+
+    index: int
+    datadir: Path
+    p2p_port: int
+    api_port: int
+    secret: bytes
+    connect: list[str] = field(default_factory=list)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def address(self) -> str:
+        return encode_address(DEVNET.hrp, xonly_pubkey(self.secret))
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def command(self) -> list[str]:
+        cmd = [sys.executable, "-m", "powchain", "node", "--network", "devnet"]
+        cmd += ["--datadir", str(self.datadir), "--p2p", f"127.0.0.1:{self.p2p_port}"]
+        cmd += ["--api", f"127.0.0.1:{self.api_port}", "--mine", "--mining-processes", "1"]
+        cmd += ["--miner-address", self.address]
+        for peer in self.connect:
+            cmd += ["--connect", peer]
+        return cmd
+
+    def start(self) -> None:
+        self.datadir.mkdir(parents=True, exist_ok=True)
+        log = (self.datadir / "node.log").open("ab")
+        self.process = subprocess.Popen(
+            self.command(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+
+    def stop(self) -> None:
+        """SIGTERM, wait, SIGKILL the process group (mining workers included)."""
+        proc = self.process
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process = None
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port_block(count: int, start: int | None = None) -> int:
+    """The first port of `count` consecutive free loopback ports (from `start` when given)."""
+    first = start if start is not None else random.randint(20_000, 60_000 - count)
+    for base in range(first, 65_000 - count):
+        if all(_port_free(p) for p in range(base, base + count)):
+            return base
+    raise OSError("no block of free ports")
+
+
+def _wait_ready(node: DevnetNode) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    with NodeClient(node.api_url, timeout=2) as client:
+        while time.monotonic() < deadline:
+            if node.process is not None and node.process.poll() is not None:
+                raise RuntimeError(f"node{node.index} exited; see {node.datadir / 'node.log'}")
+            try:
+                client.status()
+                return
+            except ApiError:
+                time.sleep(0.2)
+    raise RuntimeError(f"node{node.index} did not answer within {READY_TIMEOUT:.0f} s")
+
+
+def _status_line(nodes: list[DevnetNode]) -> str:
+    parts = []
+    for node in nodes:
+        try:
+            with NodeClient(node.api_url, timeout=2) as client:
+                s = client.status()
+            parts.append(f"node{node.index} h={s['height']} mempool={s['mempool_size']}")
+        except ApiError:
+            parts.append(f"node{node.index} down")
+    return time.strftime("%H:%M:%S ") + " | ".join(parts)
+
+
+def _traffic_step(nodes: list[DevnetNode], rng: random.Random) -> str | None:
+    """One payment or post from a random funded wallet through a random node."""
+    sender, receiver, via = rng.choice(nodes), rng.choice(nodes), rng.choice(nodes)
+    with NodeClient(via.api_url, timeout=5) as client:
+        account = client.account(sender.address)
+        spendable = int(account["pending_balance"])
+        if spendable < COIN // 10:
+            return None
+        nonce = int(account["next_nonce"])
+        aux = secrets.token_bytes(32)
+        if rng.random() < 0.3:
+            text = rng.choice(POSTS)
+            fee = suggest_fee(tx_size(1 + len(text.encode())), 2)
+            tx = build_post(sender.secret, DEVNET.chain_id, nonce, text, fee, aux)
+            what = f"post by node{sender.index}: {text!r}"
+        else:
+            amount = rng.randint(1, max(1, spendable // 20))
+            fee = suggest_fee(tx_size(0), 2)
+            recipient = xonly_pubkey(receiver.secret)
+            tx = build_transfer(sender.secret, DEVNET.chain_id, nonce, recipient, amount, fee, aux)
+            what = f"{format_coins(amount)} node{sender.index} -> node{receiver.index}"
+        client.submit_tx(tx.serialize())
+    return f"{what} via node{via.index}"
+
+
+def _save_keys(datadir: Path, nodes: list[DevnetNode]) -> Path:
+    path = datadir / "wallets.json"
+    keys = [{"node": n.index, "address": n.address, "secret": n.secret.hex()} for n in nodes]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(keys, f, indent=2)
+    return path
+
+
+def _raise_interrupt(_sig: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def run_devnet(count: int, datadir: Path, traffic: bool, base_port: int | None = None) -> int:
+    """Start `count` nodes, print their addresses, run until Ctrl-C; exit code."""
+    datadir.mkdir(parents=True, exist_ok=True)
+    base = free_port_block(2 * count, base_port)
+    nodes: list[DevnetNode] = []
+    for i in range(count):
+        p2p, api = base + 2 * i, base + 2 * i + 1
+        connect = [f"127.0.0.1:{n.p2p_port}" for n in nodes]
+        secret = secrets.token_bytes(32)
+        nodes.append(DevnetNode(i, datadir / f"node{i}", p2p, api, secret, connect))
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        for node in nodes:
+            node.start()
+            _wait_ready(node)
+            print(f"node{node.index}: explorer/API {node.api_url}/  (docs {node.api_url}/docs)")
+            print(f"       p2p ws://127.0.0.1:{node.p2p_port}/  token {node.datadir / COOKIE_NAME}")
+            print(f"       miner {node.address}  log {node.datadir / 'node.log'}")
+        print(f"keys (devnet play money): {_save_keys(datadir, nodes)}")
+        print("Ctrl-C stops the devnet.", flush=True)
+        _loop(nodes, traffic)
+    except KeyboardInterrupt:
+        print("\nstopping the devnet...", flush=True)
+    except RuntimeError as exc:
+        print(f"devnet: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for node in reversed(nodes):
+            node.stop()
+    return 0
+
+
+def _loop(nodes: list[DevnetNode], traffic: bool) -> None:
+    rng = random.Random()
+    next_status = time.monotonic()
+    while True:
+        if time.monotonic() >= next_status:
+            print(_status_line(nodes), flush=True)
+            next_status = time.monotonic() + STATUS_EVERY
+        if traffic:
+            try:
+                sent = _traffic_step(nodes, rng)
+            except ApiError as exc:
+                sent = f"(rejected: {exc.error})"
+            if sent:
+                print(f"  tx: {sent}", flush=True)
+        time.sleep(TRAFFIC_EVERY)
