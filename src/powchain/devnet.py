@@ -10,6 +10,7 @@ SIGTERM stops every node (SIGTERM, wait, then SIGKILL).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -97,10 +98,8 @@ class DevnetNode:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(10)
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         self.process = None
 
 
