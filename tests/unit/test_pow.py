@@ -206,3 +206,14 @@ def test_next_bits_unknown_rule() -> None:
     genesis = _header(0, REGTEST.genesis_bits)
     with pytest.raises(ValueError, match="scrypt"):
         next_bits(bogus, 1, genesis, genesis, _no_ancestors)
+
+
+def test_library_api_of_spec_section_9() -> None:
+    import powchain.consensus as consensus
+
+    names = (
+        "BlockHeader Block Transaction merkle_root bits_to_target target_to_bits "
+        "check_proof_of_work block_work next_bits_asert next_bits_bitcoin ChainParams "
+        "REGTEST DEVNET TESTNET BITCOIN_MAINNET"
+    ).split()
+    assert [n for n in names if not hasattr(consensus, n)] == []
