@@ -346,7 +346,7 @@ class ChainState:
                 break
             fork = self.find_fork(self.tip, best)
             while self.tip is not fork:
-                result.steps.append(("disconnect", *self._disconnect_tip()))
+                result.steps.append(("disconnect", *self.disconnect_tip()))
             path: list[IndexEntry] = []
             walk: IndexEntry | None = best
             while walk is not None and walk is not fork:
@@ -384,7 +384,7 @@ class ChainState:
         self.chain.append(entry)
         self.connect_count += 1
 
-    def _disconnect_tip(self) -> tuple[Block, int]:
+    def disconnect_tip(self) -> tuple[Block, int]:
         """Undo the tip block (one transaction); returns (block, height)."""
         entry = self.tip
         if entry.prev is None:

@@ -1,0 +1,156 @@
+"""The only inbound paths for blocks, headers and transactions (Core: ProcessNewBlock,
+ProcessNewBlockHeaders, AcceptToMemoryPool).
+
+The API, the miner and the peer manager all come through here. Block order of checks, cheapest
+first because a peer can make us run them for free: duplicate, context-free `check_block`
+(size, PoW, structure, merkle root: a failing block is not stored), header context (parent,
+bits, median time past, future time), then the body is stored and most-work selection runs;
+full state validation (nonces, balances, signatures) happens when the block connects.
+After the tip moves the mempool is updated and events are published; validation never calls
+the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ..consensus.block_check import check_block
+from ..consensus.errors import Kind, Rejected
+from ..core.block import Block, BlockHeader
+from ..core.transaction import Transaction
+from ..storage.indexes import lookup_tx
+from ..storage.state import SqliteStateView
+from .chainstate import Activation, ChainState, IndexEntry
+from .events import (
+    BlockConnected,
+    BlockDisconnected,
+    HeaderAccepted,
+    TipChanged,
+    TxAccepted,
+    TxRemoved,
+)
+
+if TYPE_CHECKING:
+    from .node import Node
+
+__all__ = [
+    "accept_block",
+    "accept_headers",
+    "process_block",
+    "process_headers",
+    "submit_transaction",
+    "apply_activation",
+]
+
+
+def accept_block(
+    chainstate: ChainState, block: Block, now: int
+) -> tuple[IndexEntry, bool, Activation]:
+    """Check, store and select; returns (entry, newly indexed header, what activation did).
+
+    Raises before storing: DUPLICATE 'duplicate' (body already stored), CONSENSUS
+    'duplicate-invalid' (known invalid), CONSENSUS reasons of
+    `check_block` and of the header context, MISSING_PARENT 'prev-blk-not-found', TIME_FUTURE
+    'time-too-new'. A block that fails to connect is reported in `Activation.invalid`
+    (use `raise_if_invalid`) so the caller can publish what did happen first.
+    """
+    known = chainstate.get(block.hash)
+    if known is not None and known.is_invalid:
+        raise Rejected(Kind.CONSENSUS, "duplicate-invalid", "block is known invalid")
+    if known is not None and known.has_data:
+        raise Rejected(Kind.DUPLICATE, "duplicate", "block already known")
+    raw = block.serialize()
+    check_block(block, chainstate.params, size=len(raw))
+    entry, new_header = chainstate.accept_header(block.header, now, pow_checked=True)
+    chainstate.store_block(entry, raw)
+    return entry, new_header, chainstate.activate_best_chain()
+
+
+def raise_if_invalid(entry: IndexEntry, activation: Activation) -> None:
+    """Raise the rejection of `entry`'s block if connecting it (or an ancestor) failed."""
+    if entry.hash in activation.invalid:
+        raise activation.invalid[entry.hash]
+    if entry.is_invalid:
+        raise Rejected(Kind.CONSENSUS, "bad-prevblk", "an ancestor of the block is invalid")
+
+
+def accept_headers(
+    chainstate: ChainState, headers: Sequence[BlockHeader], now: int
+) -> list[IndexEntry]:
+    """Index each header in order; returns the newly added entries. Raises `Rejected` on the
+    first bad one (those before it stay indexed)."""
+    added: list[IndexEntry] = []
+    for header in headers:
+        entry, new = chainstate.accept_header(header, now)
+        if new:
+            added.append(entry)
+    return added
+
+
+def process_block(node: Node, block: Block) -> bool:
+    """Node path for a block from the miner, a peer or the API; True when it was new.
+
+    Raises `Rejected` as `accept_block` does, and with the block's own connect failure
+    (e.g. CONSENSUS 'bad-nonce') after publishing whatever the activation changed.
+    """
+    entry, new_header, activation = accept_block(node.chainstate, block, node.now())
+    if new_header:
+        node.events.publish(HeaderAccepted(entry.hash, entry.height))
+    apply_activation(node, activation)
+    raise_if_invalid(entry, activation)
+    return True
+
+
+def process_headers(node: Node, headers: Sequence[BlockHeader]) -> int:
+    """Node path for headers-first sync; returns how many were new; raises `Rejected`."""
+    count = 0
+    for header in headers:
+        entry, new = node.chainstate.accept_header(header, node.now())
+        if new:
+            count += 1
+            node.events.publish(HeaderAccepted(entry.hash, entry.height))
+    return count
+
+
+def apply_activation(node: Node, activation: Activation) -> None:
+    """After the tip moved: update the mempool, then publish block, tx and tip events."""
+    if not activation.steps:
+        return
+    view = SqliteStateView(node.db)
+    mempool = node.mempool
+    removed: list[tuple[bytes, str]] = []
+    disconnected = activation.disconnected
+    if disconnected:
+        readd = [tx for block, _ in reversed(disconnected) for tx in block.txs[1:]]
+        mempool.readd(readd, view, node.now())
+    for block, _ in activation.connected:
+        mined = set(block.txids)
+        removed += [
+            (t, "block" if t in mined else "conflict") for t in mempool.remove_for_block(block)
+        ]
+    removed += [(t, "conflict") for t in mempool.revalidate(view)]
+    for kind, block, height in activation.steps:
+        event = BlockConnected if kind == "connect" else BlockDisconnected
+        node.events.publish(event(block, height))
+    for txid, reason in removed:
+        node.events.publish(TxRemoved(txid, reason))
+    tip = node.chainstate.tip
+    node.events.publish(TipChanged(tip.hash, tip.height, len(disconnected)))
+
+
+def submit_transaction(node: Node, tx: Transaction) -> bytes:
+    """Mempool acceptance; returns the txid. Raises `Rejected`: DUPLICATE 'duplicate' (in the
+    mempool or confirmed), and every reason of `Mempool.accept`."""
+    txid = tx.txid
+    mempool = node.mempool
+    if txid in mempool or lookup_tx(node.db, txid) is not None:
+        raise Rejected(Kind.DUPLICATE, "duplicate", "transaction already known")
+    before = set(t.txid for t in mempool.txs())
+    mempool.accept(tx, SqliteStateView(node.db), node.now())
+    node.events.publish(TxAccepted(tx))
+    if len(mempool) != len(before) + 1:
+        current = set(t.txid for t in mempool.txs())
+        for gone in before - current:
+            node.events.publish(TxRemoved(gone, "evicted"))
+    return txid
