@@ -140,7 +140,7 @@ def test_replace_by_fee_needs_ten_percent_more() -> None:
     assert rejected(pool, make_tx(ALICE, 0, fee=1_050), view) == (Kind.POLICY, "insufficient-fee")
     assert original.txid in pool
     replacement = make_tx(ALICE, 0, fee=1_100)
-    pool.accept(replacement, view, NOW)
+    assert pool.accept(replacement, view, NOW) == [original.txid]
     assert original.txid not in pool and replacement.txid in pool
     assert (len(pool), pool.total_bytes) == (1, SIZE)
 
@@ -166,11 +166,12 @@ def test_funds_must_cover_the_whole_queue_up_to_the_nonce() -> None:
 def test_a_fee_bump_drops_later_nonces_it_makes_unaffordable() -> None:
     pool = new_pool()
     view = DictView({A: AccountState(balance=3_000)})
-    pool.accept(make_tx(ALICE, 0, amount=0, fee=1_000), view, NOW)
+    first = make_tx(ALICE, 0, amount=0, fee=1_000)
+    pool.accept(first, view, NOW)
     later = make_tx(ALICE, 1, amount=0, fee=1_000)
     pool.accept(later, view, NOW)
     bump = make_tx(ALICE, 0, amount=0, fee=2_500)
-    pool.accept(bump, view, NOW)
+    assert pool.accept(bump, view, NOW) == [first.txid, later.txid]
     assert bump.txid in pool and later.txid not in pool
 
 
@@ -182,7 +183,7 @@ def test_when_full_the_lowest_fee_rate_is_evicted_with_its_later_nonces() -> Non
         pool.accept(tx, view, NOW)
     assert pool.total_bytes == 3 * SIZE
     high = make_tx(CAROL, 0, fee=400)
-    pool.accept(high, view, NOW)
+    assert pool.accept(high, view, NOW) == [low0.txid, low1.txid]
     # Alice's nonce 1 depends on her nonce 0: both go to make room
     assert set(t.txid for t in pool.txs()) == {mid.txid, high.txid}
     assert pool.total_bytes == 2 * SIZE

@@ -118,7 +118,7 @@ class Mempool:
 
     # ---- acceptance ------------------------------------------------------------------------
 
-    def accept(self, tx: Transaction, view: StateView, now: int) -> None:
+    def accept(self, tx: Transaction, view: StateView, now: int) -> list[bytes]:
         """Admit `tx` against the state at the tip, or raise `Rejected`.
 
         Reasons, in check order: any of `check_transaction` (CONSENSUS); `coinbase`, `tx-size`,
@@ -127,6 +127,8 @@ class Mempool:
         `insufficient-fee` (POLICY, a replacement paying < +10 %); `insufficient-funds`
         (CONSENSUS when the balance cannot pay this tx alone, POLICY when it cannot pay it
         after the sender's queued lower nonces); `mempool-full` (POLICY); `bad-signature`.
+        Returns the txids it removed to admit `tx`: the replaced one, those evicted for room,
+        and the sender's later nonces a fee bump made unaffordable.
         """
         check_transaction(tx, self._params)
         check_standard(tx)
@@ -143,12 +145,13 @@ class Mempool:
         evict = self._eviction_plan(tx, size, replaced)
         # a peer can make us run everything above for free: the signature comes last
         check_signature(tx)
-        self._drop_below(tx.sender, account.nonce)
+        removed = self._drop_below(tx.sender, account.nonce)
         for txid in ([replaced.tx.txid] if replaced else []) + evict:
             self._remove(txid)
+            removed.append(txid)
         self._insert(_Entry(tx, size, now, self._next_seq()))
         self._confirmed[tx.sender] = account.nonce
-        self._trim_unaffordable(tx.sender, account.balance)
+        return removed + self._trim_unaffordable(tx.sender, account.balance)
 
     def _check_nonce(self, tx: Transaction, confirmed: int) -> None:
         if tx.nonce < confirmed:
