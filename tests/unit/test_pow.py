@@ -211,9 +211,21 @@ def test_next_bits_unknown_rule() -> None:
 def test_library_api_of_spec_section_9() -> None:
     import powchain.consensus as consensus
 
-    names = (
-        "BlockHeader Block Transaction merkle_root bits_to_target target_to_bits "
-        "check_proof_of_work block_work next_bits_asert next_bits_bitcoin ChainParams "
-        "REGTEST DEVNET TESTNET BITCOIN_MAINNET"
-    ).split()
+    names = [
+        "BlockHeader",
+        "Block",
+        "Transaction",
+        "merkle_root",
+        "bits_to_target",
+        "target_to_bits",
+        "check_proof_of_work",
+        "block_work",
+        "next_bits_asert",
+        "next_bits_bitcoin",
+        "ChainParams",
+        "REGTEST",
+        "DEVNET",
+        "TESTNET",
+        "BITCOIN_MAINNET",
+    ]
     assert [n for n in names if not hasattr(consensus, n)] == []
