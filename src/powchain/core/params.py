@@ -121,6 +121,7 @@ DEVNET = ChainParams(
     genesis_nonce=0,
     genesis_message=b"powchain devnet genesis",
     mine_on_demand=True,
+    genesis_hash_hex="00000207b2a72dde6eb6eaf23192984da29d1a2f33ad3ec626b224e5d67909d6",
 )
 
 TESTNET = ChainParams(
