@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse
 from .. import __version__
 from .errors import BodyLimitMiddleware, CatchAllMiddleware, install_error_handlers
 from .metrics import CONTENT_TYPE, NodeMetrics
-from .routes import mempool_stats, router
+from .routes import connected_peers, mempool_stats, router
 from .sse import EventHub
 
 __all__ = ["create_app", "write_cookie", "read_cookie", "COOKIE_NAME"]
@@ -71,7 +71,7 @@ def create_app(node: Any, token: str | None = None) -> FastAPI:
     app.state.node = node
     app.state.token = token if token is not None else write_cookie(Path(node.config.datadir))
     app.state.events = EventHub(node.events, node.params)
-    app.state.metrics = NodeMetrics(node, mempool_stats)
+    app.state.metrics = NodeMetrics(node, mempool_stats, connected_peers)
     install_error_handlers(app)
     app.include_router(router)
     app.add_middleware(BodyLimitMiddleware)

@@ -19,14 +19,15 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class _NodeGauges(Collector):
-    def __init__(self, node: Any, stats: Any) -> None:
+    def __init__(self, node: Any, stats: Any, peers: Any) -> None:
         self._node = node
         self._stats = stats
+        self._peers = peers
 
     def collect(self) -> Iterator[Metric]:
         node = self._node
         mempool = self._stats(node)
-        peers = len(node.network.peer_info()) if node.network is not None else 0
+        peers = self._peers(node)
         for name, doc, value in (
             ("powchain_height", "Height of the active tip", node.tip.height),
             ("powchain_peers", "Connected peers", peers),
@@ -39,9 +40,9 @@ class _NodeGauges(Collector):
 class NodeMetrics:
     """The registry of one app: gauges over `node`, counters fed by `node.events`."""
 
-    def __init__(self, node: Any, mempool_stats: Any) -> None:
+    def __init__(self, node: Any, mempool_stats: Any, peer_count: Any) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.registry.register(_NodeGauges(node, mempool_stats))
+        self.registry.register(_NodeGauges(node, mempool_stats, peer_count))
         self.blocks = Counter(
             "powchain_blocks_connected",
             "Blocks connected to the active chain",

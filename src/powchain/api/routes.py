@@ -95,6 +95,13 @@ def _block_confirmations(node: Any, entry: Any) -> int:
     return _confirmations(node, entry.height) if node.in_active_chain(entry) else -1
 
 
+def connected_peers(node: Any) -> int:
+    """Peers past the handshake (peer_info also lists recently refused ones)."""
+    if node.network is None:
+        return 0
+    return sum(1 for p in node.network.peer_info() if p.get("connected", True))
+
+
 # -- status and blocks ---------------------------------------------------------------------
 
 
@@ -103,7 +110,6 @@ async def status(request: Request) -> dict[str, Any]:
     """Tip, difficulty, mempool size, peer count and sync state of the node."""
     node = _node(request)
     tip = node.tip
-    peers = len(node.network.peer_info()) if node.network is not None else 0
     return {
         "network": node.params.name,
         "chain_id": node.params.chain_id,
@@ -113,7 +119,7 @@ async def status(request: Request) -> dict[str, Any]:
         "difficulty": node.difficulty(),
         "chainwork": work_hex(tip.chainwork),
         "mempool_size": mempool_stats(node)["count"],
-        "peers": peers,
+        "peers": connected_peers(node),
         "synced": bool(node.is_synced()),
         "version": __version__,
     }
@@ -316,12 +322,12 @@ async def add_peer(request: Request, body: PeerRequest) -> dict[str, Any]:
     if node.network is None:
         raise ApiProblem(503, "no-network", "this node runs without peer-to-peer networking")
     try:
-        await asyncio.wait_for(node.network.connect(host, port), 30)
+        info = await asyncio.wait_for(node.network.connect(host, port), 30)
     except TimeoutError as exc:
         raise ApiProblem(504, "connect-timeout", f"no handshake with {host}:{port}") from exc
     except OSError as exc:
         raise ApiProblem(502, "connect-failed", f"cannot connect to {host}:{port}: {exc}") from exc
-    return {"address": f"{host}:{port}"}
+    return {"address": f"{host}:{port}", "peer": info}
 
 
 @router.post("/mine")
