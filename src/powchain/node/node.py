@@ -199,6 +199,14 @@ class Node:
         best = self.chainstate.best_header
         return self.tip if best is None else best
 
+    def next_bits(self) -> int:
+        """Bits the DAA requires of the next block on the tip."""
+        return self.chainstate.next_bits(self.tip)
+
+    def median_time_past(self) -> int:
+        """Median time past of the tip (a new block's time must exceed it)."""
+        return self.chainstate.median_time_past(self.tip)
+
     def entry(self, block_hash: bytes) -> IndexEntry | None:
         return self.chainstate.get(block_hash)
 
