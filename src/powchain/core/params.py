@@ -118,7 +118,7 @@ DEVNET = ChainParams(
     coinbase_maturity=10,
     genesis_time=1_767_225_600,
     genesis_bits=0x1E02D413,  # ~2**22.5 hashes: ~10 s for one process of our miner
-    genesis_nonce=0,
+    genesis_nonce=64_298,
     genesis_message=b"powchain devnet genesis",
     mine_on_demand=True,
     genesis_hash_hex="00000207b2a72dde6eb6eaf23192984da29d1a2f33ad3ec626b224e5d67909d6",
@@ -139,8 +139,9 @@ TESTNET = ChainParams(
     coinbase_maturity=100,
     genesis_time=1_767_225_600,
     genesis_bits=0x1D400000,  # ~2**26 hashes: ~60 s for four processes of our miner
-    genesis_nonce=0,
+    genesis_nonce=141_139_327,
     genesis_message=b"powchain testnet genesis",
+    genesis_hash_hex="000000179bf5c9fd6e0314505af9f274ea700f0ce9a6aa9415e7ba48816ed748",
 )
 
 BITCOIN_MAINNET = ChainParams(
