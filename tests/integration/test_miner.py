@@ -3,6 +3,7 @@ stand-in for the node exposing the members the miner uses)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 
 from powchain.consensus.block_check import check_block
@@ -11,9 +12,11 @@ from powchain.consensus.subsidy import block_subsidy
 from powchain.core.block import BlockHeader
 from powchain.core.hashing import sha256d
 from powchain.core.params import REGTEST, genesis_block
+from powchain.node.events import EventBus, TipChanged
 from powchain.node.mempool import Mempool
 from powchain.node.miner import (
     COINBASE_MESSAGE,
+    Miner,
     build_template,
     coinbase_data,
     nonce_ranges,
@@ -23,6 +26,7 @@ from powchain.node.miner import (
 from powchain.node.powsearch import NONCE_SPACE
 
 from .test_mempool import ALICE, BOB, NOW, DictView, make_tx, rich_view
+from .test_miner_node import wait_until
 
 HEADER76 = bytes(range(76))
 MINER = bytes([7]) * 32
@@ -128,3 +132,27 @@ def test_solve_in_process_gives_up_after_max_tries() -> None:
     hard = replace(template.header, bits=0x03000001)
     assert bits_to_target(hard.bits) == 1
     assert solve_in_process(replace(template, header=hard), REGTEST, max_tries=1_000) is None
+
+
+def test_a_new_tip_restarts_the_search_with_a_fresh_template() -> None:
+    """With a target no worker will meet, a TipChanged makes the miner rebuild its template
+    (next extra nonce) at the end of the current round, and stop() returns promptly."""
+    node = FakeNode(DictView({}))
+    node.events = EventBus()  # type: ignore[attr-defined]
+    node.next_bits = lambda: 0x1B0404CB  # type: ignore[method-assign]
+    node.clock = REGTEST.genesis_time + 10
+
+    async def scenario() -> None:
+        miner = Miner(node, MINER, processes=1)  # type: ignore[arg-type]
+        await miner.start()
+        try:
+            await wait_until(lambda: miner.hashes > 0)
+            assert miner._extra_nonce == 1
+            node.events.publish(TipChanged(bytes(32), 0, 0))  # type: ignore[attr-defined]
+            await wait_until(lambda: miner._extra_nonce == 2)
+            assert miner.running and miner.blocks_found == 0
+        finally:
+            await miner.stop()
+        assert not miner.running
+
+    asyncio.run(scenario())
