@@ -23,16 +23,19 @@ def format_coins(units: int) -> str:
     return f"{sign}{whole}.{frac:08d}"
 
 
+def _ascii_digits(s: str) -> bool:
+    return all("0" <= c <= "9" for c in s)
+
+
 def parse_coins(text: str) -> int:
     """Base units of a decimal coin amount ('1.5' -> 150_000_000); ValueError when malformed.
 
     At most eight decimals; no exponent, sign or float rounding.
     """
-    s = text.strip()
-    if not s or s.startswith(("-", "+")):
-        raise ValueError(f"not an amount: {text!r}")
-    whole, _, frac = s.partition(".")
-    if not (whole or frac) or not (whole.isdigit() or whole == "") or (frac and not frac.isdigit()):
+    if not isinstance(text, str):
+        raise TypeError("amounts are parsed from text, never from floats")
+    whole, _, frac = text.strip().partition(".")
+    if not (whole or frac) or not _ascii_digits(whole) or not _ascii_digits(frac):
         raise ValueError(f"not an amount: {text!r}")
     if len(frac) > 8:
         raise ValueError("at most 8 decimal places (1 unit = 0.00000001 coin)")
