@@ -150,9 +150,9 @@ class NodeProcess:
     extra_args: list[str] = field(default_factory=list)
     p2p_port: int = field(default_factory=free_port)
     api_port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-    token: str | None = None
-    _client: httpx.Client | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+    _client: httpx.Client | None = field(default=None, repr=False)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -431,8 +431,11 @@ class NodeProcess:
 class Wallet:
     """Keys and signing for tests, with powchain.core (the same bytes a real wallet sends)."""
 
-    secret: bytes
-    params: ChainParams
+    secret: bytes = field(repr=False)
+    params: ChainParams = field(repr=False)
+
+    def __repr__(self) -> str:
+        return f"Wallet({self.address})"
 
     @classmethod
     def new(cls, params: ChainParams, seed: str | None = None) -> Wallet:

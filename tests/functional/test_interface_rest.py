@@ -171,8 +171,8 @@ def check_transactions(
     good = carol.transfer(bob.address, COIN, nonce=0, fee=FEE)
     bad_sig = good.with_signature(bytes([good.signature[0] ^ 1]) + good.signature[1:])
     assert rejection(node, bad_sig.serialize().hex()) == (400, "bad-signature")
-    reason = rejection(node, carol.transfer(bob.address, COIN, 5, FEE).serialize().hex())[1]
-    assert reason == "bad-nonce"
+    far_ahead = carol.transfer(bob.address, COIN, 1000, FEE)  # gaps queue, but only 64 deep
+    assert rejection(node, far_ahead.serialize().hex()) == (422, "too-many-pending")
     too_much = carol.transfer(bob.address, 50 * COIN, nonce=0, fee=FEE)
     assert rejection(node, too_much.serialize().hex())[1] == "insufficient-funds"
     no_fee = carol.transfer(bob.address, COIN, nonce=0, fee=0)
@@ -182,7 +182,7 @@ def check_transactions(
     )
     assert rejection(node, other_net.serialize().hex()) == (400, "wrong-chain")
     big = carol.transfer(bob.address, COIN, 0, 10 * FEE, data=b"\x00" * 5000)
-    assert rejection(node, big.serialize().hex())[1] == "too-large"
+    assert rejection(node, big.serialize().hex())[1] == "data-too-large"
     assert rejection(node, "zz")[1] == "bad-encoding"
     assert rejection(node, pay.serialize().hex()[:-10])[1] == "bad-encoding"
     assert rejection(node, pay.serialize().hex() + "00")[1] == "bad-encoding"
@@ -201,6 +201,8 @@ def check_transactions(
     assert account["balance"] == account["pending_balance"] == 46 * COIN - 3 * FEE
     assert account["nonce"] == account["next_nonce"] == 3
     assert node.account(bob.address)["balance"] == 3 * COIN
+    replay = alice.transfer(bob.address, 3 * COIN, nonce=0, fee=FEE)  # nonce 0 is spent now
+    assert rejection(node, replay.serialize().hex()) == (400, "bad-nonce")
 
     log.info("GET /accounts/{a}/txs pages alice's history newest first with a cursor")
     first_page = node.account_txs(alice.address, limit=2)
