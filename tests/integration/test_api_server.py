@@ -1,0 +1,78 @@
+"""The API served by uvicorn on a real socket (port 0) on the node's loop: server-sent events,
+the wallet's NodeClient over HTTP, and a clean shutdown with a stream still open."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from powchain.api.app import create_app
+from powchain.api.server import ApiServer
+from powchain.core.keys import encode_address, xonly_pubkey
+from powchain.core.params import REGTEST
+from powchain.node.node import Node, NodeConfig
+from powchain.wallet.builder import build_transfer
+from powchain.wallet.client import ApiError, NodeClient
+
+pytestmark = pytest.mark.anyio
+
+SECRET = bytes.fromhex("33" * 32)
+ADDR = encode_address(REGTEST.hrp, xonly_pubkey(SECRET))
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def read_event(lines: object, name: str) -> dict[str, object]:
+    """The data of the next SSE event called `name`."""
+    current = None
+    async for line in lines:  # type: ignore[attr-defined]
+        if line.startswith("event:"):
+            current = line[6:].strip()
+        elif line.startswith("data:") and current == name:
+            return dict(json.loads(line[5:]))
+    raise AssertionError("stream ended")
+
+
+async def test_events_client_and_shutdown(tmp_path: Path) -> None:
+    node = Node(NodeConfig(params=REGTEST, datadir=tmp_path))
+    await node.start()
+    server = ApiServer(create_app(node), "127.0.0.1", 0)
+    await server.start()
+    url = f"http://127.0.0.1:{server.port}"
+    token = (tmp_path / "api.cookie").read_text()
+    try:
+        client = NodeClient(url, token=token)
+        async with (
+            httpx.AsyncClient(base_url=url, timeout=30) as http,
+            http.stream("GET", "/api/v1/events") as stream,
+        ):
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            lines = stream.aiter_lines()
+            hashes = await asyncio.to_thread(client.mine, 11, ADDR)
+            block = await asyncio.wait_for(read_event(lines, "block"), 10)
+            assert block["hash"] == hashes[0] and block["height"] == 1
+            other = xonly_pubkey(bytes.fromhex("44" * 32))
+            tx = build_transfer(SECRET, REGTEST.chain_id, 0, other, 5, 1_000, bytes(32))
+            txid = await asyncio.to_thread(client.submit_tx, tx.serialize())
+            event = await asyncio.wait_for(read_event(lines, "tx"), 10)
+            assert event["txid"] == txid and event["sender"] == ADDR
+            status = await asyncio.to_thread(client.status)
+            assert status["height"] == 11 and status["mempool_size"] == 1
+            with pytest.raises(ApiError) as err:
+                await asyncio.to_thread(client.submit_tx, tx.serialize())
+            assert (err.value.status, err.value.error) == (422, "duplicate")
+            await asyncio.wait_for(server.stop(), 10)  # must not hang on the open stream
+        client.close()
+        with pytest.raises(ApiError) as err:
+            await asyncio.to_thread(NodeClient(url, timeout=2).status)
+        assert err.value.error == "unreachable"
+    finally:
+        await server.stop()
+        await node.stop()
