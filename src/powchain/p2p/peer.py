@@ -1,0 +1,208 @@
+"""One peer connection over a WebSocket: framing, handshake, send queue, liveness state.
+
+A `Peer` decodes every binary frame with `messages.decode`, turns protocol faults into
+`Misbehaving(reason)` (the manager bans) and unwelcome but honest peers into `Refused(reason)`
+(the manager disconnects without a ban). It knows nothing about the chain: what a message
+means is `peerman`'s business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from websockets.exceptions import ConnectionClosed
+
+from .addrman import ban_key
+from .messages import MAX_MESSAGE_SIZE, AnyMessage, ParseError, Verack, Version, decode, encode
+
+__all__ = [
+    "Peer",
+    "Misbehaving",
+    "Refused",
+    "PeerGone",
+    "WS_MAX_SIZE",
+    "CLOSE_TOO_BIG",
+    "KnownSet",
+]
+
+WS_MAX_SIZE = MAX_MESSAGE_SIZE + 1024
+"""websockets' frame limit: larger frames close the connection with 1009 before we read them."""
+CLOSE_TOO_BIG = 1009
+MAX_SEND_QUEUE = 5_000
+"""Messages queued for a peer that does not read; beyond this it is disconnected."""
+
+
+class Misbehaving(Exception):
+    """The peer broke the protocol or sent invalid data: disconnect and ban."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Refused(Exception):
+    """We do not want this peer (other network, ourselves, banned, full): disconnect, no ban."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class PeerGone(Exception):
+    """The connection closed."""
+
+
+class KnownSet:
+    """A bounded set of hashes the peer is known to have (oldest forgotten first)."""
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self._items: OrderedDict[bytes, None] = OrderedDict()
+        self._limit = limit
+
+    def add(self, item: bytes) -> None:
+        self._items[item] = None
+        self._items.move_to_end(item)
+        if len(self._items) > self._limit:
+            self._items.popitem(last=False)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._items
+
+
+class Peer:
+    """A connected peer. `direction` is 'inbound' or 'outbound'; times from `time.monotonic`."""
+
+    def __init__(self, ws: Any, host: str, port: int, direction: str, connected_since: int) -> None:
+        self.ws = ws
+        self.host = host
+        self.port = port  # remote port of the connection (the listen port for outbound)
+        self.direction = direction
+        self.connected_since = connected_since
+        self.version: Version | None = None
+        self.ready = False  # handshake complete
+        self.best_height = 0
+        self.last_recv = time.monotonic()
+        self.ping_nonce: int | None = None
+        self.ping_sent = 0.0
+        self.ping_ms: float | None = None
+        self.known_txs = KnownSet()
+        self.known_blocks = KnownSet()
+        self.headers_syncing = False
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._closed = False
+
+    # -- identity -------------------------------------------------------------------
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def listen_port(self) -> int:
+        """The port the peer accepts connections on (0 if unknown or not listening)."""
+        if self.direction == "outbound":
+            return self.port
+        return self.version.listen_port if self.version else 0
+
+    @property
+    def ban_key(self) -> str:
+        """See `addrman.ban_key`: the host, or host:listen-port on loopback."""
+        return ban_key(self.host, self.listen_port or self.port)
+
+    @property
+    def user_agent(self) -> str:
+        return self.version.user_agent if self.version else ""
+
+    # -- receiving --------------------------------------------------------------------
+
+    async def recv(self) -> AnyMessage:
+        """The next message. Raises Misbehaving (garbage, text, oversized) or PeerGone."""
+        try:
+            frame = await self.ws.recv()
+        except ConnectionClosed as exc:
+            if exc.sent is not None and exc.sent.code == CLOSE_TOO_BIG:
+                raise Misbehaving("oversized-message") from exc
+            raise PeerGone(str(exc)) from exc
+        self.last_recv = time.monotonic()
+        if isinstance(frame, str):
+            raise Misbehaving("text-frame")
+        try:
+            return decode(frame)
+        except ParseError as exc:
+            raise Misbehaving(f"bad-message: {exc}") from exc
+
+    async def handshake(
+        self, ours: Version, check: Callable[[Version], None], timeout: float
+    ) -> Version:
+        """Send our version, expect theirs and a verack, nothing else, within `timeout` s.
+
+        `check(their_version)` raises Refused to turn the peer away. Returns their version.
+        """
+        await self.ws.send(encode(ours))
+        async with asyncio.timeout(timeout):
+            got_verack = False
+            while self.version is None or not got_verack:
+                message = await self.recv()
+                if isinstance(message, Version) and self.version is None:
+                    check(message)
+                    self.version = message
+                    self.best_height = message.best_height
+                    await self.ws.send(encode(Verack()))
+                elif isinstance(message, Verack) and self.version is not None and not got_verack:
+                    got_verack = True
+                else:
+                    raise Misbehaving(f"unexpected-{type(message).__name__.lower()}-in-handshake")
+        self.ready = True
+        return self.version
+
+    # -- sending ----------------------------------------------------------------------
+
+    def push(self, message: AnyMessage) -> None:
+        """Queue a message for the writer task (non-blocking; safe from event handlers)."""
+        if self._closed:
+            return
+        if self._queue.qsize() >= MAX_SEND_QUEUE:
+            self.close()
+            return
+        self._queue.put_nowait(encode(message))
+
+    async def writer(self) -> None:
+        """Send queued frames until closed."""
+        while True:
+            frame = await self._queue.get()
+            if frame is None:
+                return
+            try:
+                await self.ws.send(frame)
+            except ConnectionClosed:
+                return
+
+    def close(self) -> None:
+        """Stop the writer; the manager's reader task closes the socket."""
+        if not self._closed:
+            self._closed = True
+            self._queue.put_nowait(None)
+
+    async def aclose(self, code: int = 1000, reason: str = "") -> None:
+        self.close()
+        with contextlib.suppress(ConnectionClosed, OSError):
+            await self.ws.close(code, reason[:120])
+
+    def info(self) -> dict[str, object]:
+        """The `peer_info()` row of this peer."""
+        return {
+            "address": self.address,
+            "direction": self.direction,
+            "connected": True,
+            "height": self.best_height,
+            "ping_ms": None if self.ping_ms is None else round(self.ping_ms, 3),
+            "user_agent": self.user_agent,
+            "connected_since": self.connected_since,
+            "network": self.version.network if self.version else "",
+            "listen_port": self.listen_port,
+        }

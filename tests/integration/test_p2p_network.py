@@ -1,0 +1,313 @@
+"""Peer manager over real sockets on 127.0.0.1: real Nodes (regtest, SQLite in tmp_path),
+real PeerManagers, and the scriptable FakePeer for hostile behaviour."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from powchain.core.block import BlockHeader
+from powchain.core.params import DEVNET, REGTEST, ChainParams, genesis_block
+from powchain.node.node import Node, NodeConfig
+from powchain.p2p import messages as m
+from powchain.p2p.peerman import PeerManager
+from tests.fakepeer import FakePeer
+from tests.integration.chainbuilder import ALICE, BOB, ChainBuilder, solve
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def wait_until(predicate: Callable[[], object], timeout: float = 15) -> None:
+    """Poll `predicate` until true; fail with a clear message after `timeout` s."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.02)
+
+
+class Net:
+    """Starts nodes with peer managers and stops them all at the end."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.running: list[tuple[Node, PeerManager]] = []
+
+    async def start(
+        self, name: str, params: ChainParams = REGTEST, **config: Any
+    ) -> tuple[Node, PeerManager]:
+        pm_kwargs = {k: config.pop(k) for k in ("block_timeout", "tick") if k in config}
+        config.setdefault("p2p_port", 0)
+        node = Node(NodeConfig(params=params, datadir=self.tmp_path / name, **config))
+        await node.start()
+        pm = PeerManager(node, **{"tick": 0.05, **pm_kwargs})
+        await pm.start()
+        self.running.append((node, pm))
+        return node, pm
+
+    async def stop(self, node: Node, pm: PeerManager) -> None:
+        await pm.stop()
+        await node.stop()
+        self.running.remove((node, pm))
+
+    async def stop_all(self) -> None:
+        for node, pm in list(self.running):
+            await self.stop(node, pm)
+
+
+def network_test(body: Callable[[Net], Awaitable[None]]) -> Callable[[Path], None]:
+    """Run `async def body(net)` on a fresh loop as a plain pytest test; stop every node after."""
+
+    def test(tmp_path: Path) -> None:
+        async def main() -> None:
+            net = Net(tmp_path)
+            try:
+                await body(net)
+            finally:
+                await net.stop_all()
+
+        asyncio.run(main())
+
+    test.__name__ = body.__name__
+    test.__doc__ = body.__doc__
+    return test
+
+
+def feed(node: Node, blocks: list[Any]) -> None:
+    for block in blocks:
+        node.process_block(block)
+
+
+def connected(pm: PeerManager) -> int:
+    return pm.connected_count()
+
+
+@network_test
+async def test_two_nodes_sync_relay_blocks_and_transactions(net: Net) -> None:
+    builder = ChainBuilder()
+    chain = builder.chain(30)
+    a, pm_a = await net.start("a")
+    feed(a, chain)
+    b, pm_b = await net.start("b", connect=[f"127.0.0.1:{pm_a.listen_port}"])
+
+    await wait_until(lambda: b.tip.hash == chain[-1].hash)
+    assert b.tip.height == 30
+    info_b = pm_b.peer_info()
+    assert [(p["direction"], p["connected"]) for p in info_b] == [("outbound", True)]
+    assert info_b[0]["address"] == f"127.0.0.1:{pm_a.listen_port}"
+    await wait_until(lambda: connected(pm_a) == 1)
+    assert pm_a.peer_info()[0]["direction"] == "inbound"
+
+    # a new block is announced with headers and fetched
+    more = builder.chain(2, parent=chain[-1])
+    feed(a, more)
+    await wait_until(lambda: b.tip.hash == more[-1].hash)
+
+    # a transaction accepted by b's mempool is relayed to a by inv/getdata
+    funded = builder.chain(1, parent=more[-1], recipient=ALICE.pub)
+    feed(a, funded + builder.chain(10, parent=funded[-1]))
+    await wait_until(lambda: b.tip.height == 43)
+    tx = ALICE.transfer(BOB.pub, 1_000, nonce=0)
+    b.submit_transaction(tx)
+    await wait_until(lambda: a.mempool.get(tx.txid) is not None)
+
+
+@network_test
+async def test_initial_sync_beyond_one_headers_message(net: Net) -> None:
+    """More than 2,000 headers: getheaders continues while a peer returns a full batch."""
+    chain = ChainBuilder().chain(m.MAX_HEADERS + 30)
+    a, pm_a = await net.start("a")
+    feed(a, chain)
+    b, _ = await net.start("b", connect=[f"127.0.0.1:{pm_a.listen_port}"])
+    await wait_until(lambda: b.tip.hash == chain[-1].hash, timeout=50)
+
+
+@network_test
+async def test_wrong_genesis_refused_with_both_networks_named(net: Net) -> None:
+    _, pm_a = await net.start("a")
+    _, pm_d = await net.start("d", params=DEVNET)
+    with pytest.raises(ConnectionError, match="wrong-network"):
+        await pm_d.connect("127.0.0.1", pm_a.listen_port)
+    await wait_until(lambda: any("reason" in p for p in pm_a.peer_info()))
+    (refused,) = [p for p in pm_a.peer_info() if not p["connected"]]
+    assert "peer is on network 'devnet'" in str(refused["reason"])
+    assert "we are on 'regtest'" in str(refused["reason"])
+    assert genesis_block(DEVNET).header.hash_hex in str(refused["reason"])
+    assert pm_a.ban_list() == []  # another network is not misbehaviour
+
+
+@network_test
+async def test_fake_peer_with_wrong_genesis_is_disconnected(net: Net) -> None:
+    _, pm = await net.start("a")
+    peer = await FakePeer.connect(pm.listen_port)
+    with pytest.raises(ConnectionError):
+        await peer.handshake(REGTEST, genesis=bytes(32))
+    assert await peer.closed()
+    assert pm.connected_count() == 0
+
+
+@network_test
+async def test_self_connection_detected(net: Net) -> None:
+    _, pm = await net.start("a")
+    with pytest.raises(ConnectionError, match="self-connection"):
+        await pm.connect("127.0.0.1", pm.listen_port)
+    assert pm.connected_count() == 0
+    assert pm.ban_list() == []
+
+
+@network_test
+async def test_garbage_bytes_ban_persists_across_restart(net: Net) -> None:
+    node, pm = await net.start("a", ban_seconds=3600)
+    peer = await FakePeer.connect(pm.listen_port)
+    await peer.handshake(REGTEST, listen_port=40001)
+    await peer.send_raw(b"\xff\x00garbage")
+    assert await peer.closed()
+    assert peer.close_code == 1008
+    (ban,) = pm.ban_list()
+    assert ban["address"] == "127.0.0.1:40001"
+    assert str(ban["reason"]).startswith("bad-message")
+    assert ban["until"] == ban["banned_at"] + 3600
+
+    await net.stop(node, pm)
+    node, pm = await net.start("a", ban_seconds=3600)
+    assert [b["address"] for b in pm.ban_list()] == ["127.0.0.1:40001"]
+    again = await FakePeer.connect(pm.listen_port)
+    with pytest.raises(ConnectionError):
+        await again.handshake(REGTEST, listen_port=40001)
+    assert await again.closed()
+    # another listen address on the same host is not banned (loopback bans name host:port)
+    other = await FakePeer.connect(pm.listen_port)
+    await other.handshake(REGTEST, listen_port=40002)
+    await wait_until(lambda: pm.connected_count() == 1)
+    await other.close()
+
+
+@network_test
+async def test_message_before_handshake_is_a_violation(net: Net) -> None:
+    _, pm = await net.start("a")
+    peer = await FakePeer.connect(pm.listen_port)
+    await peer.send(m.Ping(1))
+    assert await peer.closed()
+    (ban,) = pm.ban_list()
+    assert ban["reason"] == "unexpected-ping-in-handshake"
+
+
+@network_test
+async def test_oversized_frame_is_refused_and_banned(net: Net) -> None:
+    _, pm = await net.start("a")
+    peer = await FakePeer.connect(pm.listen_port)
+    await peer.handshake(REGTEST, listen_port=40003)
+    await peer.send_raw(bytes([m.Command.BLOCK]) + bytes(m.MAX_MESSAGE_SIZE + 4096))
+    assert await peer.closed()
+    await wait_until(lambda: pm.ban_list() != [])
+    assert pm.ban_list()[0]["reason"] == "oversized-message"
+
+
+@network_test
+async def test_invalid_proof_of_work_header_bans(net: Net) -> None:
+    _, pm = await net.start("a")
+    genesis = genesis_block(REGTEST)
+    header = BlockHeader(1, genesis.hash, bytes(32), genesis.header.time + 600, 0x207FFFFF, 0)
+    while int.from_bytes(header.hash, "little") <= (0x7FFFFF << 8 * (0x20 - 3)):
+        header = header.with_nonce(header.nonce + 1)  # find a nonce that does NOT meet the target
+    peer = await FakePeer.connect(pm.listen_port)
+    await peer.handshake(REGTEST, listen_port=40004)
+    await peer.send(m.Headers((header,)))
+    assert await peer.closed()
+    (ban,) = pm.ban_list()
+    assert ban["reason"] == "invalid-header: high-hash"
+
+
+@network_test
+async def test_orphan_header_asks_for_headers_without_ban(net: Net) -> None:
+    _, pm = await net.start("a")
+    orphan = solve(
+        BlockHeader(1, b"\x11" * 32, bytes(32), genesis_block(REGTEST).header.time, 0x207FFFFF, 0)
+    )
+    peer = await FakePeer.connect(pm.listen_port)
+    await peer.handshake(REGTEST, listen_port=40005)
+    await peer.wait_for(m.GetHeaders)  # the one sent on connect
+    await peer.send(m.Headers((orphan,)))
+    request = await peer.wait_for(m.GetHeaders)
+    assert request.locator[-1] == genesis_block(REGTEST).hash
+    assert pm.ban_list() == []
+    assert pm.connected_count() == 1
+    await peer.close()
+
+
+@network_test
+async def test_serves_headers_blocks_mempool_and_notfound(net: Net) -> None:
+    builder = ChainBuilder()
+    funded = builder.chain(1, recipient=ALICE.pub)
+    chain = funded + builder.chain(10, parent=funded[-1])
+    node, pm = await net.start("a")
+    feed(node, chain)
+    tx = ALICE.transfer(BOB.pub, 5, nonce=0)
+    node.submit_transaction(tx)
+    peer = await FakePeer.connect(pm.listen_port)
+    await peer.handshake(REGTEST)
+
+    await peer.send(m.GetHeaders((genesis_block(REGTEST).hash,)))
+    headers = await peer.wait_for(m.Headers)
+    assert [h.hash for h in headers.headers] == [b.hash for b in chain]
+
+    unknown = m.InvItem(m.InvType.BLOCK, b"\x22" * 32)
+    await peer.send(m.GetData((m.InvItem(m.InvType.BLOCK, chain[3].hash), unknown)))
+    assert (await peer.wait_for(m.BlockMsg)).block == chain[3]
+    assert (await peer.wait_for(m.NotFound)).items == (unknown,)
+
+    await peer.send(m.MempoolMsg())
+    inv = await peer.wait_for(m.Inv)
+    assert inv.items == (m.InvItem(m.InvType.TX, tx.txid),)
+    await peer.send(m.GetData(inv.items))
+    assert (await peer.wait_for(m.TxMsg)).tx == tx
+
+    await peer.send(m.Ping(77))
+    assert (await peer.wait_for(m.Pong)).nonce == 77
+    await peer.close()
+
+
+@network_test
+async def test_stalling_peer_does_not_stall_sync(net: Net) -> None:
+    """A peer that announces headers but never sends bodies is dropped; another serves."""
+    chain = ChainBuilder().chain(40)
+    a, pm_a = await net.start("a")
+    feed(a, chain)
+    b, pm_b = await net.start("b", block_timeout=0.5)
+    staller = await FakePeer.connect(pm_b.listen_port)
+    await staller.handshake(REGTEST, listen_port=40006, best_height=40)
+    await staller.send(m.Headers(tuple(blk.header for blk in chain)))
+    await staller.wait_for(m.GetData)
+    assert b.tip.height == 0
+    await pm_b.connect("127.0.0.1", pm_a.listen_port)
+    await wait_until(lambda: b.tip.hash == chain[-1].hash)
+    assert await staller.closed()
+    assert pm_b.ban_list() == []  # stalling is not misbehaviour
+
+
+@network_test
+async def test_addresses_exchanged_and_persisted(net: Net) -> None:
+    _, pm_a = await net.start("a")
+    peer = await FakePeer.connect(pm_a.listen_port)
+    await peer.handshake(REGTEST)
+    await peer.send(
+        m.Addr((m.NetAddress("127.0.0.1", 40100, 1), m.NetAddress("10.0.0.9", 40101, 2)))
+    )
+    await peer.send(m.GetAddr())
+    addr = await peer.wait_for(m.Addr)
+    assert {(a.host, a.port) for a in addr.addresses} == {("127.0.0.1", 40100), ("10.0.0.9", 40101)}
+    await peer.close()
+
+
+@network_test
+async def test_outbound_reconnects_after_peer_restart(net: Net) -> None:
+    a, pm_a = await net.start("a")
+    port = pm_a.listen_port
+    b, pm_b = await net.start("b", connect=[f"127.0.0.1:{port}"])
+    await wait_until(lambda: pm_b.connected_count() == 1)
+    await net.stop(a, pm_a)
+    await wait_until(lambda: pm_b.connected_count() == 0)
+    a, pm_a = await net.start("a", p2p_port=port)
+    await wait_until(lambda: pm_b.connected_count() == 1)
