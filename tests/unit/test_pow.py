@@ -160,18 +160,49 @@ def test_next_bits_asert_block_one_keeps_genesis_target() -> None:
 
 
 def test_next_bits_asert_on_schedule_keeps_target_and_reacts_to_time() -> None:
+    """The schedule is anchored at block 1 (see pow._next_bits_asert_anchored)."""
     genesis = _header(DEVNET.genesis_time, DEVNET.genesis_bits)
     spacing, half_life = DEVNET.target_spacing, DEVNET.half_life
-    on_time = _header(DEVNET.genesis_time + 100 * spacing, 0)
-    assert next_bits(DEVNET, 100, on_time, genesis, _no_ancestors) == DEVNET.genesis_bits
+    block1 = _header(DEVNET.genesis_time + 5_000_000, DEVNET.genesis_bits)
+
+    def ancestors(height: int) -> BlockHeader:
+        assert height == 1
+        return block1
+
+    start = block1.time
+    on_time = _header(start + 99 * spacing, 0)
+    assert next_bits(DEVNET, 100, on_time, genesis, ancestors) == DEVNET.genesis_bits
     # one half-life late: the target doubles (exactly, since 2**1 needs no approximation)
-    late = _header(DEVNET.genesis_time + 100 * spacing + half_life, 0)
+    late = _header(start + 99 * spacing + half_life, 0)
     doubled = target_to_bits(bits_to_target(DEVNET.genesis_bits) * 2)
-    assert next_bits(DEVNET, 100, late, genesis, _no_ancestors) == doubled
+    assert next_bits(DEVNET, 100, late, genesis, ancestors) == doubled
     # one half-life early: the target halves
-    early = _header(DEVNET.genesis_time + 100 * spacing - half_life, 0)
+    early = _header(start + 99 * spacing - half_life, 0)
     halved = target_to_bits(bits_to_target(DEVNET.genesis_bits) // 2)
-    assert next_bits(DEVNET, 100, early, genesis, _no_ancestors) == halved
+    assert next_bits(DEVNET, 100, early, genesis, ancestors) == halved
+
+
+def test_next_bits_asert_genesis_in_the_past_does_not_make_blocks_trivial() -> None:
+    """A devnet started months after its fixed genesis still mines at the genesis target."""
+    genesis = _header(DEVNET.genesis_time, DEVNET.genesis_bits)
+    block1 = _header(DEVNET.genesis_time + 30_000_000, DEVNET.genesis_bits)
+    assert next_bits(DEVNET, 1, block1, genesis, _no_ancestors) == DEVNET.genesis_bits
+    block2 = _header(block1.time + DEVNET.target_spacing, DEVNET.genesis_bits)
+    assert next_bits(DEVNET, 2, block2, genesis, lambda h: block1) == DEVNET.genesis_bits
+    # the literal genesis anchoring would have given the pow limit here
+    assert (
+        next_bits_asert(
+            DEVNET.genesis_bits,
+            genesis.time - DEVNET.target_spacing,
+            0,
+            block2.time,
+            2,
+            DEVNET.target_spacing,
+            DEVNET.half_life,
+            DEVNET.pow_limit_bits,
+        )
+        == DEVNET.pow_limit_bits
+    )
 
 
 def test_next_bits_asert_clamps_to_pow_limit_and_one() -> None:

@@ -161,6 +161,38 @@ def next_bits_bitcoin(last_bits: int, first_time: int, last_time: int, params: C
     return target_to_bits(min(target, pow_limit(params)))
 
 
+def _next_bits_asert_anchored(
+    params: ChainParams,
+    parent_height: int,
+    parent_header: BlockHeader,
+    genesis_header: BlockHeader,
+    get_ancestor_header: Callable[[int], BlockHeader],
+) -> int:
+    """aserti3-2d with the genesis target, anchored where the chain's clock really starts.
+
+    Block 1 keeps the genesis target (SPEC §4: the genesis time minus one spacing stands for
+    the anchor's parent time). Our genesis blocks are fixed in code with a past timestamp, so
+    anchoring the schedule at the genesis *time* would make every later block trivially easy
+    (the chain would start months "behind schedule"). The schedule is therefore anchored at
+    block 1: anchor height 1, anchor bits = genesis bits, anchor parent time = block 1's time
+    minus one spacing. This is exactly SPEC's genesis anchoring for a genesis mined the moment
+    before block 1, and it is what keeps a devnet started on any date at its target spacing.
+    """
+    if parent_height == 0:
+        return genesis_header.bits
+    block1 = parent_header if parent_height == 1 else get_ancestor_header(1)
+    return next_bits_asert(
+        anchor_bits=genesis_header.bits,
+        anchor_parent_time=block1.time - params.target_spacing,
+        anchor_height=1,
+        parent_time=parent_header.time,
+        parent_height=parent_height,
+        target_spacing=params.target_spacing,
+        half_life=params.half_life,
+        pow_limit_bits=params.pow_limit_bits,
+    )
+
+
 def next_bits(
     params: ChainParams,
     parent_height: int,
@@ -172,23 +204,15 @@ def next_bits(
 
     `get_ancestor_header(h)` returns the header at height h <= parent_height on the parent's
     own chain (used only by the `bitcoin` rule, once per retarget). Rules by `params.daa`:
-    `fixed` -> genesis bits; `asert` -> aserti3-2d anchored at genesis (height 0) whose parent
-    time stands as genesis.time - target_spacing, so block 1 keeps the genesis target;
+    `fixed` -> genesis bits; `asert` -> aserti3-2d, see `_next_bits_asert_anchored`;
     `bitcoin` -> retarget at heights that are multiples of `retarget_interval`, else the
     parent's bits. Raises ValueError for an unknown rule name (a params bug, not untrusted data).
     """
     if params.daa == "fixed":
         return params.genesis_bits
     if params.daa == "asert":
-        return next_bits_asert(
-            anchor_bits=genesis_header.bits,
-            anchor_parent_time=genesis_header.time - params.target_spacing,
-            anchor_height=0,
-            parent_time=parent_header.time,
-            parent_height=parent_height,
-            target_spacing=params.target_spacing,
-            half_life=params.half_life,
-            pow_limit_bits=params.pow_limit_bits,
+        return _next_bits_asert_anchored(
+            params, parent_height, parent_header, genesis_header, get_ancestor_header
         )
     if params.daa == "bitcoin":
         height = parent_height + 1
