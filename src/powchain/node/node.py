@@ -131,6 +131,9 @@ class Node:
         self.db = Database.open_in(self.config.datadir)
         self.chainstate = ChainState(self.db, self.params)
         self.chainstate.load()
+        # Bodies stored but not connected before a crash connect now (Core: ActivateBestChain
+        # at startup); nothing subscribes yet and the mempool is empty, so no events.
+        self.chainstate.activate_best_chain()
         self._opened = True
         log.info("chain loaded: height %d tip %s", self.tip.height, self.tip.header.hash_hex)
 
