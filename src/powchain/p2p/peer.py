@@ -182,6 +182,11 @@ class Peer:
             except ConnectionClosed:
                 return
 
+    @property
+    def closing(self) -> bool:
+        """True once close() was called."""
+        return self._closed
+
     def close(self) -> None:
         """Stop the writer; the manager's reader task closes the socket."""
         if not self._closed:

@@ -593,7 +593,7 @@ class PeerManager:
         idle = float(self._cfg("idle_timeout", 1200))
         interval = float(self._cfg("ping_interval", 120))
         for peer in list(self.peers):
-            if not peer.ready:
+            if not peer.ready or peer.closing:
                 continue
             if now - peer.last_recv > idle:
                 log.info("peer %s idle for %.0f s", peer.address, now - peer.last_recv)
@@ -606,7 +606,7 @@ class PeerManager:
     def _check_stalls(self, now: float) -> None:
         stalled = self.download.expire(now, self.block_timeout)
         for peer in stalled:
-            if isinstance(peer, Peer):
+            if isinstance(peer, Peer) and not peer.closing:
                 log.info("peer %s stalled block download; disconnecting", peer.address)
                 self._spawn(peer.aclose(1000, "stalled"))
         if stalled:
