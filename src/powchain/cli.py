@@ -358,10 +358,10 @@ def balance(**opts: Any) -> None:
     addr = ctx.load_key(opts["key_name"]).address(ctx.params.hrp)
     with ctx.client() as client:
         info = client.account(addr)
-    click.echo(f"address   {addr}")
+    click.echo(f"{'address':<15} {addr}")
     for field in ("balance", "immature", "pending_balance"):
-        click.echo(f"{field:<9} {format_coins(int(info[field]))}")
-    click.echo(f"nonce     {info['nonce']} (next {info['next_nonce']})")
+        click.echo(f"{field:<15} {format_coins(int(info[field]))}")
+    click.echo(f"{'nonce':<15} {info['nonce']} (next {info['next_nonce']})")
 
 
 @wallet.command()
