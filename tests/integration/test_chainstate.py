@@ -283,3 +283,27 @@ def test_locator_and_headers_after(cs: ChainState, builder: ChainBuilder) -> Non
     fork = builder.chain(2, blocks[19], tag=3)
     feed(cs, fork)  # a side branch: its hashes are not on the active chain
     assert cs.headers_after([fork[-1].hash, blocks[19].hash], None, 1) == [blocks[20].header]
+
+
+def test_failed_reorg_returns_to_the_old_chain(cs: ChainState, builder: ChainBuilder) -> None:
+    old = builder.chain(3, tag=1)
+    feed(cs, old)
+    new = builder.chain(1, tag=2)
+    new.append(builder.block(new[-1], [ALICE.transfer(BOB.pub, COIN, nonce=0)]))  # unfunded
+    new += builder.chain(3, new[-1], tag=2)
+    for block in new[:3]:
+        feed(cs, [block])  # less or equal work: stored, not connected
+    assert cs.tip.hash == old[-1].hash
+
+    entry, _, activation = accept_block(cs, new[3], NOW)  # 4 > 3: reorg, B2 fails, back to A
+
+    assert activation.invalid[new[1].hash].reason == "insufficient-funds"
+    assert entry.status is Status.INVALID
+    assert cs.tip.hash == old[-1].hash
+    kinds = [kind for kind, _, _ in activation.steps]
+    assert kinds == ["disconnect"] * 3 + ["connect", "disconnect"] + ["connect"] * 3
+    assert activation.old_tip is cs.tip
+    with pytest.raises(Rejected) as err:
+        feed(cs, [new[4]])
+    assert err.value.reason == "bad-prevblk"
+    assert cs.best_header is not None and cs.best_header.hash == old[-1].hash

@@ -76,6 +76,7 @@ class Activation:
 
     steps: list[tuple[str, Block, int]] = field(default_factory=list)
     invalid: dict[bytes, Rejected] = field(default_factory=dict)
+    old_tip: IndexEntry | None = None  # the tip before activation
 
     @property
     def connected(self) -> list[tuple[Block, int]]:
@@ -339,7 +340,7 @@ class ChainState:
         A block that fails to connect is marked invalid with its descendants and selection
         retries (possibly returning to the old chain, whose bodies are still stored).
         """
-        result = Activation()
+        result = Activation(old_tip=self.tip)
         while True:
             best = self._best_candidate()
             if best is None or best.chainwork <= self.tip.chainwork:

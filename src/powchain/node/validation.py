@@ -135,8 +135,10 @@ def apply_activation(node: Node, activation: Activation) -> None:
         node.events.publish(event(block, height))
     for txid, reason in removed:
         node.events.publish(TxRemoved(txid, reason))
-    tip = node.chainstate.tip
-    node.events.publish(TipChanged(tip.hash, tip.height, len(disconnected)))
+    tip, old_tip = node.chainstate.tip, activation.old_tip
+    if old_tip is not None and tip is not old_tip:
+        depth = old_tip.height - node.chainstate.find_fork(old_tip, tip).height
+        node.events.publish(TipChanged(tip.hash, tip.height, depth))
 
 
 def submit_transaction(node: Node, tx: Transaction) -> bytes:
