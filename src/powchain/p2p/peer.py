@@ -95,6 +95,7 @@ class Peer:
         self.headers_syncing = False
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._closed = False
+        self._close_task: asyncio.Task[None] | None = None
 
     # -- identity -------------------------------------------------------------------
 
@@ -167,7 +168,10 @@ class Peer:
         if self._closed:
             return
         if self._queue.qsize() >= MAX_SEND_QUEUE:
-            self.close()
+            # it does not read what it asked for: drop it (the reader then sees the close)
+            self._close_task = asyncio.get_running_loop().create_task(
+                self.aclose(1008, "send-queue-full")
+            )
             return
         self._queue.put_nowait(encode(message))
 

@@ -290,7 +290,7 @@ class PeerManager:
             close_code, reason = 1008, exc.reason
             self._record_refused(peer, exc.reason)
             if exc.reason == "self-connection" and peer.direction == "outbound":
-                self._forget_address(peer.host, peer.port)
+                self._forget_self(peer.host, peer.port)
         except TimeoutError:
             reason = "handshake-timeout"
             self._record_refused(peer, reason)
@@ -304,11 +304,12 @@ class PeerManager:
                 ready.set_exception(ConnectionError(reason))
             log.info("disconnected %s %s: %s", peer.direction, peer.address, reason)
 
-    def _forget_address(self, host: str, port: int) -> None:
+    def _forget_self(self, host: str, port: int) -> None:
+        """host:port is ourselves: never dial it again (even if configured)."""
         if self.addrman is not None:
             self.addrman.forget(host, port)
-        if (host, port) not in self._persistent:
-            self._targets.pop((host, port), None)
+        self._persistent.discard((host, port))
+        self._targets.pop((host, port), None)
 
     def _handshake_timeout(self) -> float:
         return float(self._cfg("handshake_timeout", 60))
