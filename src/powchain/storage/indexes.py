@@ -23,7 +23,7 @@ __all__ = [
     "posts",
 ]
 
-IN, OUT, SELF = "in", "out", "self"
+IN, OUT = "in", "out"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +37,7 @@ class TxLocation:
 
 @dataclass(frozen=True, slots=True)
 class HistoryItem:
-    """One entry of an address's history. `direction`: 'in' (received), 'out' (sent) or
-    'self' (sender and recipient are the address, e.g. a post)."""
+    """One entry of an address's history. `direction`: 'in' (received) or 'out' (sent)."""
 
     txid: bytes
     height: int
@@ -67,12 +66,9 @@ def index_block(db: Database, block: Block, height: int) -> None:
             "INSERT OR REPLACE INTO tx_index (txid, block_hash, height, pos) VALUES (?, ?, ?, ?)",
             (txid, block_hash, height, pos),
         )
-        if tx.is_coinbase:
-            rows = [(tx.recipient, height, pos, IN, txid)]
-        elif tx.sender == tx.recipient:  # posts and self-payments: one row
-            rows = [(tx.sender, height, pos, SELF, txid)]
-        else:
-            rows = [(tx.recipient, height, pos, IN, txid), (tx.sender, height, pos, OUT, txid)]
+        rows = [(tx.recipient, height, pos, IN, txid)]
+        if not tx.is_coinbase:
+            rows.append((tx.sender, height, pos, OUT, txid))
         db.executemany(
             "INSERT OR REPLACE INTO address_history (address, height, pos, direction, txid) "
             "VALUES (?, ?, ?, ?, ?)",
@@ -101,7 +97,7 @@ def lookup_tx(db: Database, txid: bytes) -> TxLocation | None:
 def _parse_cursor(cursor: str) -> tuple[int, int, str]:
     """A cursor is 'height:pos:direction' of the last item of the previous page."""
     parts = cursor.split(":")
-    if len(parts) != 3 or parts[2] not in (IN, OUT, SELF):
+    if len(parts) != 3 or parts[2] not in (IN, OUT):
         raise ValueError("malformed cursor")
     height, pos = int(parts[0]), int(parts[1])
     if height < 0 or pos < 0:

@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS tx_index (
 );
 CREATE INDEX IF NOT EXISTS tx_index_height ON tx_index (height);
 
--- direction: 'in' (received), 'out' (sent) or 'self' (sender = recipient, e.g. a post).
+-- direction: 'in' (received) or 'out' (sent); a self-payment has both rows.
 CREATE TABLE IF NOT EXISTS address_history (
     address   BLOB NOT NULL,
     height    INTEGER NOT NULL,
