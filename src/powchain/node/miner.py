@@ -51,6 +51,9 @@ CHUNK_PER_PROCESS = 1 << 18
 """Nonces per worker per round (~0.5 s at ~450k nonces/s): the cancellation latency."""
 TEMPLATE_MAX_AGE = 30
 """Seconds after which a template is rebuilt anyway, to refresh time and transactions."""
+MAX_AHEAD = 600
+"""On trivial targets (regtest) blocks come so fast that MTP + 1 runs ahead of the clock; the
+miner pauses while its template would be this many seconds in the future (limit: 7,200)."""
 
 
 def coinbase_data(extra_nonce: int) -> bytes:
@@ -182,6 +185,9 @@ class Miner:
         while True:
             block = build_template(self._node, self._recipient, self._extra_nonce)
             self._extra_nonce += 1
+            if block.header.time - self._node.now() > MAX_AHEAD:
+                await asyncio.sleep(1)  # let the clock catch up with the chain's time
+                continue
             solved = await self._search(block)
             if solved is not None:
                 await self._submit(solved)
