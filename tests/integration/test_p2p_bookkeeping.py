@@ -7,6 +7,7 @@ from pathlib import Path
 from powchain.p2p.addrman import AddrMan, ban_key
 from powchain.p2p.messages import MAX_LOCATOR, NetAddress
 from powchain.p2p.sync import BlockDownload, continuation_locator
+from powchain.storage.db import Database
 
 
 def h(i: int) -> bytes:
@@ -22,29 +23,29 @@ def test_ban_key_names_the_host_except_on_loopback() -> None:
 
 
 def test_bans_persist_expire_and_lift(tmp_path: Path) -> None:
-    book = AddrMan(tmp_path / "peers.sqlite")
+    db = Database(tmp_path / "chain.sqlite")
+    book = AddrMan(db)
     book.ban("203.0.113.7", now=1_000, seconds=86_400, reason="bad-message: truncated")
     book.ban("127.0.0.1:9", now=1_000, seconds=10, reason="invalid-block: high-hash")
-    book.close()
-
-    book = AddrMan(tmp_path / "peers.sqlite")
+    db.close()
+    book = AddrMan(Database(tmp_path / "chain.sqlite"))
     assert book.is_banned("203.0.113.7", 1_000 + 86_399)
     assert not book.is_banned("203.0.113.7", 1_000 + 86_400)  # 24 h and no longer
     assert not book.is_banned("198.51.100.1", 1_000)
-    assert [b["address"] for b in book.bans(now=1_005)] == ["203.0.113.7", "127.0.0.1:9"]
+    assert [b["address"] for b in book.bans(now=1_005)] == ["127.0.0.1:9", "203.0.113.7"]
     assert [b["address"] for b in book.bans(now=1_011)] == ["203.0.113.7"]  # expired one gone
     assert book.unban("203.0.113.7")
     assert not book.unban("203.0.113.7")
     assert book.bans(now=1_011) == []
-    book.close()
 
 
 def test_addresses_persist_and_keep_the_newest_sighting(tmp_path: Path) -> None:
-    book = AddrMan(tmp_path / "peers.sqlite")
+    db = Database(tmp_path / "chain.sqlite")
+    book = AddrMan(db)
     book.add([NetAddress("10.0.0.1", 1, 5), NetAddress("10.0.0.1", 1, 3), NetAddress("x", 0, 9)])
     book.mark_good("10.0.0.2", 2, now=50)
-    book.close()
-    book = AddrMan(tmp_path / "peers.sqlite")
+    db.close()
+    book = AddrMan(Database(tmp_path / "chain.sqlite"))
     assert sorted(book.sample(), key=lambda a: a.host) == [
         NetAddress("10.0.0.1", 1, 5),
         NetAddress("10.0.0.2", 2, 50),
@@ -53,7 +54,6 @@ def test_addresses_persist_and_keep_the_newest_sighting(tmp_path: Path) -> None:
     assert book.candidates(1) == [("10.0.0.2", 2)]  # fewest failures first
     book.forget("10.0.0.2", 2)
     assert book.count() == 1
-    book.close()
 
 
 def test_download_assigns_at_most_16_per_peer_and_never_twice() -> None:

@@ -21,7 +21,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import connect as ws_connect
@@ -129,10 +128,9 @@ class PeerManager:
     # -- lifecycle --------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the address book, listen (unless config.listen is False), dial, subscribe."""
-        datadir = Path(self._cfg("datadir", "."))
-        datadir.mkdir(parents=True, exist_ok=True)
-        self.addrman = AddrMan(datadir / "peers.sqlite")
+        """Open the address book (node.db must be open), listen unless config.listen is
+        False, dial configured peers, subscribe to node events."""
+        self.addrman = AddrMan(self.node.db)
         if self._cfg("listen", True):
             self._server = await serve(
                 self._on_inbound,
@@ -167,9 +165,7 @@ class PeerManager:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
-        if self.addrman is not None:
-            self.addrman.close()
-            self.addrman = None
+        self.addrman = None  # the node owns (and closes) its database
         if getattr(self.node, "network", None) is self:
             self.node.network = None
 
