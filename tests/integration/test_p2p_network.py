@@ -97,6 +97,8 @@ async def test_two_nodes_sync_relay_blocks_and_transactions(net: Net) -> None:
     info_b = pm_b.peer_info()
     assert [(p["direction"], p["connected"]) for p in info_b] == [("outbound", True)]
     assert info_b[0]["address"] == f"127.0.0.1:{pm_a.listen_port}"
+    assert info_b[0]["blocks_received"] == 30
+    assert info_b[0]["height"] == 30
     await wait_until(lambda: connected(pm_a) == 1)
     assert pm_a.peer_info()[0]["direction"] == "inbound"
 

@@ -92,7 +92,8 @@ class Peer:
         self.ping_ms: float | None = None
         self.known_txs = KnownSet()
         self.known_blocks = KnownSet()
-        self.headers_syncing = False
+        self.blocks_received = 0
+        self.txs_received = 0
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._closed = False
         self._close_task: asyncio.Task[None] | None = None
@@ -214,4 +215,6 @@ class Peer:
             "connected_since": self.connected_since,
             "network": self.version.network if self.version else "",
             "listen_port": self.listen_port,
+            "blocks_received": self.blocks_received,
+            "txs_received": self.txs_received,
         }

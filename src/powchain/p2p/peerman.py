@@ -489,6 +489,7 @@ class PeerManager:
 
     async def _on_block(self, peer: Peer, message: m.BlockMsg) -> None:
         block = message.block
+        peer.blocks_received += 1
         self.download.received(block.hash)
         peer.known_blocks.add(block.hash)
         try:
@@ -508,6 +509,7 @@ class PeerManager:
 
     async def _on_tx(self, peer: Peer, message: m.TxMsg) -> None:
         tx = message.tx
+        peer.txs_received += 1
         peer.known_txs.add(tx.txid)
         if self.node.mempool.get(tx.txid) is not None:
             return
