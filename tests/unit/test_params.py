@@ -40,11 +40,14 @@ def test_genesis_block_shape(params: ChainParams) -> None:
     block = genesis_block(params)
     assert block.header.prev_block == bytes(32)
     assert block.header.time == params.genesis_time == 1_767_225_600  # fixed, not "now"
-    assert len(block.txs) == 1
+    assert len(block.txs) == 1 + len(params.genesis_allocations)
     coinbase = block.txs[0]
     assert coinbase.is_coinbase and coinbase.nonce == 0 and coinbase.amount == 0
     assert coinbase.chain_id == params.chain_id
-    assert block.header.merkle_root == merkle_root([coinbase.txid])
+    allocations = [(tx.recipient, tx.amount) for tx in block.txs[1:]]
+    assert allocations == list(params.genesis_allocations)
+    assert all(tx.is_coinbase and tx.chain_id == params.chain_id for tx in block.txs[1:])
+    assert block.header.merkle_root == merkle_root(block.txids)
     assert genesis_block(params) == genesis_block(dataclasses.replace(params))
 
 
@@ -94,3 +97,46 @@ def test_bitcoin_mainnet_params() -> None:
     assert BITCOIN_MAINNET.pow_limit_bits == 0x1D00FFFF
     assert BITCOIN_MAINNET.retarget_interval == 2_016
     assert BITCOIN_MAINNET.retarget_timespan == 14 * 24 * 3600
+
+
+def test_devnet_faucet_is_funded_at_genesis_and_spendable() -> None:
+    """The published devnet faucet key holds 1,000,000 coins from height 0, not immature."""
+    from powchain.consensus.block_verify import connect_block
+    from powchain.consensus.state import EMPTY_ACCOUNT, AccountState
+    from powchain.core.keys import xonly_pubkey
+    from powchain.core.params import DEVNET_FAUCET_SECRET
+    from powchain.core.units import COIN
+
+    class Empty:
+        def get_account(self, pubkey: bytes) -> AccountState:
+            return EMPTY_ACCOUNT
+
+        def get_coinbase(self, height: int) -> tuple[bytes, int] | None:
+            return None
+
+    overlay, fees = connect_block(genesis_block(DEVNET), 0, Empty(), DEVNET)
+    faucet = xonly_pubkey(DEVNET_FAUCET_SECRET)
+    assert dict(overlay.changes()) == {faucet: AccountState(balance=1_000_000 * COIN)}
+    assert fees == 0
+
+
+def test_genesis_with_a_non_allocation_transaction_is_refused() -> None:
+    from powchain.consensus.block_verify import connect_genesis
+    from powchain.consensus.errors import Rejected
+    from powchain.core.block import Block
+
+    genesis = genesis_block(DEVNET)
+    forged = Block(genesis.header, (genesis.txs[0], dataclasses.replace(genesis.txs[1], version=1)))
+
+    class Empty:
+        def get_account(self, pubkey: bytes) -> object:
+            from powchain.consensus.state import EMPTY_ACCOUNT
+
+            return EMPTY_ACCOUNT
+
+        def get_coinbase(self, height: int) -> None:
+            return None
+
+    with pytest.raises(Rejected) as info:
+        connect_genesis(forged, Empty(), DEVNET)  # type: ignore[arg-type]
+    assert info.value.reason == "bad-genesis"

@@ -17,7 +17,13 @@ from .subsidy import block_subsidy
 from .tx_check import check_coinbase_shape, check_signature
 from .tx_verify import apply_transaction, credit
 
-__all__ = ["median_time_past", "check_header_context", "connect_block", "mature_coinbase"]
+__all__ = [
+    "median_time_past",
+    "check_header_context",
+    "connect_block",
+    "connect_genesis",
+    "mature_coinbase",
+]
 
 
 def median_time_past(times: Sequence[int]) -> int:
@@ -77,6 +83,22 @@ def mature_coinbase(view: StateOverlay, height: int, params: ChainParams) -> Non
     credit(view, recipient, amount)
 
 
+def connect_genesis(block: Block, view: StateView, params: ChainParams) -> StateOverlay:
+    """Apply the genesis block: its allocations (version-0 transactions after the coinbase)
+    become spendable balance at once; its coinbase pays nothing.
+
+    Raises `Rejected(CONSENSUS, 'bad-genesis')` for anything else in a genesis block.
+    """
+    overlay = StateOverlay(view)
+    if not block.txs or block.txs[0].amount != 0:
+        raise Rejected(Kind.CONSENSUS, "bad-genesis", "the genesis coinbase pays nothing")
+    for tx in block.txs[1:]:
+        if not tx.is_coinbase or tx.chain_id != params.chain_id:
+            raise Rejected(Kind.CONSENSUS, "bad-genesis", "genesis allocations are version 0")
+        credit(overlay, tx.recipient, tx.amount)
+    return overlay
+
+
 def connect_block(
     block: Block,
     height: int,
@@ -93,6 +115,8 @@ def connect_block(
     `insufficient-funds`, `bad-signature`, `bad-cb-amount` (pays more than subsidy + fees).
     `check_signatures=False` is for callers that verified signatures already (e.g. in workers).
     """
+    if height == 0:
+        return connect_genesis(block, view, params), 0
     overlay = StateOverlay(view)
     coinbase = block.txs[0]
     check_coinbase_shape(coinbase, height, params)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .block import Block, BlockHeader
-from .hashing import merkle_root
+from .hashing import merkle_root, sha256
+from .keys import xonly_pubkey
 from .transaction import Transaction
 from .units import COIN
 
@@ -24,6 +25,7 @@ __all__ = [
     "NETWORKS",
     "genesis_block",
     "GENESIS_RECIPIENT",
+    "DEVNET_FAUCET_SECRET",
 ]
 
 GENESIS_RECIPIENT = bytes(32)
@@ -61,25 +63,39 @@ class ChainParams:
     retarget_timespan: int = 14 * 24 * 3600  # `bitcoin` DAA only
     mine_on_demand: bool = False  # POST /mine allowed (regtest, devnet)
     genesis_hash_hex: str = ""  # expected genesis hash (people's hex); checked by tests
+    # (x-only key, units) credited as spendable balance by the genesis block
+    genesis_allocations: tuple[tuple[bytes, int], ...] = ()
 
 
 def _genesis_coinbase(params: ChainParams) -> Transaction:
     return Transaction.coinbase(params.chain_id, 0, GENESIS_RECIPIENT, 0, params.genesis_message)
 
 
+def _allocation(params: ChainParams, index: int, pubkey: bytes, amount: int) -> Transaction:
+    data = b"genesis allocation " + str(index).encode()
+    return Transaction.coinbase(params.chain_id, 0, pubkey, amount, data)
+
+
 @lru_cache(maxsize=16)
 def genesis_block(params: ChainParams) -> Block:
-    """The fixed genesis block of `params` (height 0; its coinbase pays nothing)."""
-    coinbase = _genesis_coinbase(params)
+    """The fixed genesis block of `params` (height 0).
+
+    Its coinbase pays nothing; each genesis allocation follows as a version-0 transaction
+    (coinbase layout, nonce 0) that the genesis connect credits as spendable balance.
+    """
+    txs = (_genesis_coinbase(params),) + tuple(
+        _allocation(params, i, key, amount)
+        for i, (key, amount) in enumerate(params.genesis_allocations)
+    )
     header = BlockHeader(
         version=1,
         prev_block=bytes(32),
-        merkle_root=merkle_root([coinbase.txid]),
+        merkle_root=merkle_root([tx.txid for tx in txs]),
         time=params.genesis_time,
         bits=params.genesis_bits,
         nonce=params.genesis_nonce,
     )
-    return Block(header, (coinbase,))
+    return Block(header, txs)
 
 
 REGTEST = ChainParams(
@@ -103,6 +119,12 @@ REGTEST = ChainParams(
     genesis_hash_hex="73c796dafe9c2a1d31e4be6c573a1859ac6c3b4df9cdae0bdc8d6d140c7fd6fd",
 )
 
+DEVNET_FAUCET_SECRET = sha256(b"powchain devnet faucet")
+"""A published key, like a development chain's prefunded accounts: devnet coins are play money.
+
+The devnet genesis credits it 1,000,000 coins so that `powchain faucet` and the devnet's traffic
+can pay from block 1 on, without waiting for a coinbase to mature."""
+
 DEVNET = ChainParams(
     name="devnet",
     chain_id=0x64707700,
@@ -118,10 +140,11 @@ DEVNET = ChainParams(
     coinbase_maturity=10,
     genesis_time=1_767_225_600,
     genesis_bits=0x1E02D413,  # ~2**22.5 hashes: ~10 s for one process of our miner
-    genesis_nonce=64_298,
+    genesis_nonce=16_692_684,
     genesis_message=b"powchain devnet genesis",
+    genesis_allocations=((xonly_pubkey(DEVNET_FAUCET_SECRET), 1_000_000 * COIN),),
     mine_on_demand=True,
-    genesis_hash_hex="00000207b2a72dde6eb6eaf23192984da29d1a2f33ad3ec626b224e5d67909d6",
+    genesis_hash_hex="000001966e486f80c9de7afab9bfcbeed1ee5047863ef0af7166a68d8002ebf0",
 )
 
 TESTNET = ChainParams(
