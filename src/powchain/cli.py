@@ -20,7 +20,7 @@ from .api.app import read_cookie
 from .config import default_api_url, resolve_datadir
 from .core.hashing import hex_to_hash
 from .core.keys import AddressError, decode_address
-from .core.params import NETWORKS, ChainParams
+from .core.params import DEVNET, DEVNET_FAUCET_SECRET, NETWORKS, ChainParams
 from .core.units import format_coins, parse_coins
 from .wallet.builder import build_post, build_transfer, suggest_fee, tx_size
 from .wallet.client import ApiError, NodeClient
@@ -468,6 +468,38 @@ def post(text: str, fee: str | None, **opts: Any) -> None:
         return build_post(key.secret, chain, nonce, text, fee_units, os.urandom(32))
 
     _sign_and_send(ctx, key, make, tx_size(1 + size))
+
+
+@main.command()
+@click.argument("to_address", metavar="ADDRESS")
+@click.argument("amount", default="100")
+@client_options
+@_handle_errors
+def faucet(to_address: str, amount: str, **opts: Any) -> None:
+    """Pay AMOUNT coins (default 100) to ADDRESS from the devnet faucet.
+
+    The devnet genesis funds a published key (devnet coins are play money), like a development
+    chain's prefunded accounts; this command signs with it. Devnet only.
+
+    \b
+    Example:
+      powchain faucet dpow1qxy... 25 --network devnet
+    """
+    ctx = Ctx(opts["network"], opts["datadir"], opts["node_url"])
+    if not ctx.params.genesis_allocations or ctx.params.name != DEVNET.name:
+        _fail(f"{ctx.params.name} has no faucet: it is a devnet feature (--network devnet)")
+    units = _coins(amount, "AMOUNT")
+    try:
+        recipient = decode_address(to_address, ctx.params.hrp)
+    except AddressError as exc:
+        raise click.BadParameter(str(exc), param_hint="ADDRESS") from exc
+    key = WalletKey("devnet-faucet", DEVNET_FAUCET_SECRET)
+
+    def make(nonce: int, fee_units: int) -> Any:
+        chain = ctx.params.chain_id
+        return build_transfer(key.secret, chain, nonce, recipient, units, fee_units, os.urandom(32))
+
+    _sign_and_send(ctx, key, make, tx_size(0))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -26,7 +26,7 @@ from types import FrameType
 
 from .api.app import COOKIE_NAME
 from .core.keys import encode_address, xonly_pubkey
-from .core.params import DEVNET
+from .core.params import DEVNET, DEVNET_FAUCET_SECRET
 from .core.units import COIN, format_coins
 from .wallet.builder import build_post, build_transfer, suggest_fee, tx_size
 from .wallet.client import ApiError, NodeClient
@@ -147,9 +147,32 @@ def _status_line(nodes: list[DevnetNode]) -> str:
     return time.strftime("%H:%M:%S ") + " | ".join(parts)
 
 
+@dataclass(frozen=True)
+class TrafficWallet:
+    """A devnet wallet of the traffic generator: a node's miner key, or the faucet."""
+
+    name: str
+    secret: bytes
+
+    @property
+    def address(self) -> str:
+        return encode_address(DEVNET.hrp, xonly_pubkey(self.secret))
+
+
+def _wallets(nodes: list[DevnetNode]) -> list[TrafficWallet]:
+    faucet = TrafficWallet("faucet", DEVNET_FAUCET_SECRET)
+    return [faucet] + [TrafficWallet(f"node{n.index}", n.secret) for n in nodes]
+
+
 def _traffic_step(nodes: list[DevnetNode], rng: random.Random) -> str | None:
-    """One payment or post from a random funded wallet through a random node."""
-    sender, receiver, via = rng.choice(nodes), rng.choice(nodes), rng.choice(nodes)
+    """One payment or post from a random funded wallet through a random node.
+
+    The faucet (funded at genesis) pays the miners' wallets first, so traffic flows from
+    block 1 on instead of waiting for coinbases to mature.
+    """
+    wallets = _wallets(nodes)
+    sender, via = rng.choice(wallets), rng.choice(nodes)
+    receiver = rng.choice([w for w in wallets if w is not sender])
     with NodeClient(via.api_url, timeout=5) as client:
         account = client.account(sender.address)
         spendable = int(account["pending_balance"])
@@ -161,13 +184,13 @@ def _traffic_step(nodes: list[DevnetNode], rng: random.Random) -> str | None:
             text = rng.choice(POSTS)
             fee = suggest_fee(tx_size(1 + len(text.encode())), 2)
             tx = build_post(sender.secret, DEVNET.chain_id, nonce, text, fee, aux)
-            what = f"post by node{sender.index}: {text!r}"
+            what = f"post by {sender.name}: {text!r}"
         else:
             amount = rng.randint(1, max(1, spendable // 20))
             fee = suggest_fee(tx_size(0), 2)
             recipient = xonly_pubkey(receiver.secret)
             tx = build_transfer(sender.secret, DEVNET.chain_id, nonce, recipient, amount, fee, aux)
-            what = f"{format_coins(amount)} node{sender.index} -> node{receiver.index}"
+            what = f"{format_coins(amount)} {sender.name} -> {receiver.name}"
         client.submit_tx(tx.serialize())
     return f"{what} via node{via.index}"
 
@@ -181,6 +204,15 @@ def _save_keys(datadir: Path, nodes: list[DevnetNode]) -> Path:
     return path
 
 
+def _load_keys(datadir: Path) -> list[bytes]:
+    """The miner keys of an earlier run in the same datadir, so its coins stay usable."""
+    try:
+        entries = json.loads((datadir / "wallets.json").read_text())
+        return [bytes.fromhex(entry["secret"]) for entry in entries]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
 def _raise_interrupt(_sig: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -188,12 +220,13 @@ def _raise_interrupt(_sig: int, _frame: FrameType | None) -> None:
 def run_devnet(count: int, datadir: Path, traffic: bool, base_port: int | None = None) -> int:
     """Start `count` nodes, print their addresses, run until Ctrl-C; exit code."""
     datadir.mkdir(parents=True, exist_ok=True)
-    base = free_port_block(2 * count, base_port)
+    base = free_port_block(2 * count, base_port or DEVNET.p2p_port)
+    known = _load_keys(datadir)
     nodes: list[DevnetNode] = []
     for i in range(count):
         p2p, api = base + 2 * i, base + 2 * i + 1
         connect = [f"127.0.0.1:{n.p2p_port}" for n in nodes]
-        secret = secrets.token_bytes(32)
+        secret = known[i] if i < len(known) else secrets.token_bytes(32)
         nodes.append(DevnetNode(i, datadir / f"node{i}", p2p, api, secret, connect))
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
@@ -204,6 +237,8 @@ def run_devnet(count: int, datadir: Path, traffic: bool, base_port: int | None =
             print(f"       p2p ws://127.0.0.1:{node.p2p_port}/  token {node.datadir / COOKIE_NAME}")
             print(f"       miner {node.address}  log {node.datadir / 'node.log'}")
         print(f"keys (devnet play money): {_save_keys(datadir, nodes)}")
+        faucet = encode_address(DEVNET.hrp, xonly_pubkey(DEVNET_FAUCET_SECRET))
+        print(f"faucet {faucet}: `powchain faucet ADDRESS --network devnet --node URL`")
         print("Ctrl-C stops the devnet.", flush=True)
         _loop(nodes, traffic)
     except KeyboardInterrupt:

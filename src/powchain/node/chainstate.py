@@ -137,9 +137,12 @@ class ChainState:
             True,
             0,
         )
+        # the genesis state: its allocations (SPEC: nothing else at height 0 is spendable)
+        overlay, _fees = connect_block(block, 0, SqliteStateView(self.db), self.params)
         with self.db.transaction():
             store.put_index_row(self.db, row)
             store.put_block(self.db, block.hash, block.serialize())
+            write_accounts(self.db, overlay.changes())
             index_block(self.db, block, 0)
             store.set_active(self.db, 0, block.hash)
             store.set_tip(self.db, block.hash)
