@@ -363,3 +363,29 @@ async def test_handshake_deadline(net: Net) -> None:
     assert await mute.closed()
     assert [p["reason"] for p in pm.peer_info()] == ["handshake-timeout"]
     assert pm.ban_list() == []
+
+
+@network_test
+async def test_invalid_transaction_is_dropped_not_banned_nor_relayed(net: Net) -> None:
+    builder = ChainBuilder()
+    funded = builder.chain(1, recipient=ALICE.pub)
+    chain = funded + builder.chain(10, parent=funded[-1])
+    a, pm_a = await net.start("a")
+    feed(a, chain)
+    b, _ = await net.start("b", connect=[f"127.0.0.1:{pm_a.listen_port}"])
+    await wait_until(lambda: b.tip.height == 11)
+    peer = await FakePeer.connect(pm_a.listen_port)
+    await peer.handshake(REGTEST, listen_port=40400)
+    forged = ALICE.transfer(BOB.pub, 7, nonce=0).with_signature(bytes(64))
+    good = ALICE.transfer(BOB.pub, 8, nonce=0)
+    await peer.send(m.TxMsg(forged))
+    await peer.send(m.TxMsg(good))
+    await wait_until(lambda: b.mempool.get(good.txid) is not None)  # relayed a -> b
+    assert a.mempool.get(forged.txid) is None and b.mempool.get(forged.txid) is None
+    await peer.send(m.Inv((m.InvItem(m.InvType.TX, forged.txid),)))
+    await peer.send(m.Ping(5))
+    await peer.wait_for(m.Pong)
+    assert not any(isinstance(x, m.GetData) for x in peer.received)  # not fetched again
+    assert pm_a.ban_list() == []
+    assert pm_a.connected_count() == 2
+    await peer.close()

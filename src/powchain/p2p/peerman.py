@@ -34,7 +34,7 @@ from powchain.node.events import TipChanged, TxAccepted
 
 from . import messages as m
 from .addrman import AddrMan, ban_key, is_loopback
-from .peer import WS_MAX_SIZE, Misbehaving, Peer, PeerGone, Refused
+from .peer import WS_MAX_SIZE, KnownSet, Misbehaving, Peer, PeerGone, Refused
 from .sync import DOWNLOAD_WINDOW, BlockDownload, continuation_locator
 
 __all__ = ["PeerManager", "USER_AGENT", "parse_hostport"]
@@ -45,6 +45,8 @@ USER_AGENT = "/powchain:0.1.0/"
 BACKOFF_START = 1.0
 BACKOFF_MAX = 300.0
 MAX_REFUSED_SHOWN = 50
+REQUEST_INTERVAL = 2.0
+"""Seconds between sweeps that hand missing block bodies to peers with free slots."""
 
 
 def parse_hostport(text: str, default_port: int) -> tuple[str, int]:
@@ -100,6 +102,9 @@ class PeerManager:
         self._dialing: set[tuple[str, int]] = set()
         self._unsubscribe: Callable[[], None] | None = None
         self._lacks: dict[int, set[bytes]] = {}
+        # txids rejected since the last tip change: not downloaded again (Core: recentRejects)
+        self._rejected_txs = KnownSet(20_000)
+        self._last_request = 0.0
         self._handlers: dict[type, Callable[[Peer, Any], Any]] = {
             m.Version: self._on_late_handshake,
             m.Verack: self._on_late_handshake,
@@ -427,7 +432,7 @@ class PeerManager:
         for item in message.items:
             if item.type == m.InvType.TX:
                 peer.known_txs.add(item.hash)
-                if self.node.mempool.get(item.hash) is None:
+                if item.hash not in self._rejected_txs and self.node.mempool.get(item.hash) is None:
                     wanted.append(item)
             else:
                 peer.known_blocks.add(item.hash)
@@ -517,6 +522,7 @@ class PeerManager:
             await _maybe_await(self.node.submit_transaction(tx))
         except Rejected as exc:
             # not a ban: a valid tx can fail against our state (nonce race, reorg)
+            self._rejected_txs.add(tx.txid)
             log.debug("tx %s from %s not accepted: %r", hash_to_hex(tx.txid), peer.address, exc)
 
     def _on_mempool(self, peer: Peer, message: m.MempoolMsg) -> None:
@@ -558,6 +564,7 @@ class PeerManager:
         if isinstance(event, TxAccepted):
             self._relay_tx(event.tx.txid)
         elif isinstance(event, TipChanged):
+            self._rejected_txs = KnownSet(20_000)  # the new tip may make them valid
             self._announce_block(event.hash)
             self._request_blocks()
 
@@ -586,6 +593,10 @@ class PeerManager:
             self._check_liveness(now)
             self._check_stalls(now)
             self._dial_targets(now)
+            if now - self._last_request >= REQUEST_INTERVAL:
+                # insurance: events drive downloads, this catches what they missed
+                self._last_request = now
+                self._request_blocks()
             await asyncio.sleep(self.tick)
 
     def _check_liveness(self, now: float) -> None:
