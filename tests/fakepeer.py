@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from powchain.core.encoding import ParseError
 from powchain.core.params import ChainParams, genesis_block
@@ -142,6 +143,11 @@ class FakePeer:
         return True
 
     async def close(self) -> None:
-        await self.ws.close()
+        """Close our side (a no-op when the node already closed the connection)."""
+        if self.ws.state is not State.CLOSED:
+            # AttributeError: websockets may abort a transport that asyncio already released
+            # when the node closed at the same instant
+            with contextlib.suppress(ConnectionClosed, OSError, AttributeError):
+                await self.ws.close()
         with contextlib.suppress(asyncio.CancelledError):
             await self._reader

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from .addrman import ban_key
 from .messages import MAX_MESSAGE_SIZE, AnyMessage, ParseError, Verack, Version, decode, encode
@@ -199,8 +200,13 @@ class Peer:
             self._queue.put_nowait(None)
 
     async def aclose(self, code: int = 1000, reason: str = "") -> None:
+        """Close the connection with a close code and reason (idempotent, never raises)."""
         self.close()
-        with contextlib.suppress(ConnectionClosed, OSError):
+        if self.ws.state is State.CLOSED:
+            return
+        # AttributeError: websockets may abort a transport asyncio already released when the
+        # peer closed at the same instant
+        with contextlib.suppress(ConnectionClosed, OSError, AttributeError):
             await self.ws.close(code, reason[:120])
 
     def info(self) -> dict[str, object]:
