@@ -27,6 +27,7 @@ from ..storage import blocks as store
 from ..storage.db import Database
 from ..storage.indexes import index_block, unindex_block
 from ..storage.state import SqliteStateView, delete_coinbase, put_coinbase, write_accounts
+from .crashpoints import crash_point
 
 __all__ = ["Status", "IndexEntry", "Activation", "ChainState", "MAX_LOCATOR", "MAX_HEADERS"]
 
@@ -376,14 +377,17 @@ class ChainState:
         height = entry.height
         overlay, _fees = connect_block(block, height, SqliteStateView(self.db), self.params)
         coinbase = block.txs[0]
+        crash_point("connect-before-tx")
         with self.db.transaction():
             write_accounts(self.db, overlay.changes())
+            crash_point("connect-in-tx")
             store.put_undo(self.db, entry.hash, overlay.undo().serialize())
             put_coinbase(self.db, height, coinbase.recipient, coinbase.amount)
             index_block(self.db, block, height)
             store.set_active(self.db, height, entry.hash)
             store.set_status(self.db, entry.hash, int(Status.VALID))
             store.set_tip(self.db, entry.hash)
+        crash_point("connect-after-tx")
         entry.status = Status.VALID
         self.chain.append(entry)
         self.connect_count += 1
@@ -398,13 +402,16 @@ class ChainState:
         if block is None or raw_undo is None:
             raise RuntimeError("tip body or undo data missing (corrupt database)")
         undo = BlockUndo.parse(raw_undo)
+        crash_point("disconnect-before-tx")
         with self.db.transaction():
             write_accounts(self.db, undo.previous)
+            crash_point("disconnect-in-tx")
             delete_coinbase(self.db, entry.height)
             unindex_block(self.db, entry.height)
             store.delete_active(self.db, entry.height)
             store.delete_undo(self.db, entry.hash)
             store.set_tip(self.db, entry.prev.hash)
+        crash_point("disconnect-after-tx")
         self.chain.pop()
         self._candidates.add(entry)
         return block, entry.height
