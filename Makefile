@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint unit functional bench soak clean fmt
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py src/powchain/node/_powkernel.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'

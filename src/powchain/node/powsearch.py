@@ -1,20 +1,35 @@
 """Proof-of-work nonce search: the hot loop that runs in the miner's worker processes.
 
-Imports only `hashlib` and `struct` so a freshly spawned worker starts fast. Pure: no I/O,
-no clock. The first 64 header bytes (version, prev_block, 28 bytes of merkle_root) are fixed
-for a whole search, so their SHA-256 midstate is computed once and copied per nonce; only the
-last 16 bytes (rest of merkle_root, time, bits, nonce) are hashed per try.
+Imports only `hashlib` and `struct` (and the optional C kernel) so a freshly spawned worker
+starts fast. Pure: no I/O, no clock. `search_nonce` runs the C kernel `_powkernel` when it was
+built at install time (setup.py, optional) and the pure-Python `search_nonce_py` otherwise;
+both return the same nonce for the same arguments. The first 64 header bytes (version,
+prev_block, 28 bytes of merkle_root) are fixed for a whole search, so their SHA-256 midstate is
+computed once; only the last 16 bytes (rest of merkle_root, time, bits, nonce) are hashed per
+try.
 """
 
 from __future__ import annotations
 
 import hashlib
 import struct
+from types import ModuleType
 
-__all__ = ["search_nonce", "NONCE_SPACE"]
+__all__ = ["search_nonce", "search_nonce_py", "NONCE_SPACE", "KERNEL", "backend"]
 
 NONCE_SPACE = 2**32
 """The header nonce is a u32."""
+
+KERNEL: ModuleType | None
+try:
+    from . import _powkernel as KERNEL  # type: ignore[attr-defined, no-redef]
+except ImportError:  # no compiler at install time: the pure-Python search below
+    KERNEL = None
+
+
+def backend() -> str:
+    """Which search runs: 'c-openssl', 'c-portable' (the kernel's SHA-256) or 'python'."""
+    return "python" if KERNEL is None else f"c-{KERNEL.backend()}"
 
 
 def search_nonce(header76: bytes, start: int, end: int, target: int) -> int | None:
@@ -22,8 +37,23 @@ def search_nonce(header76: bytes, start: int, end: int, target: int) -> int | No
 
     `header76`: the first 76 bytes of an 80-byte header (everything but the nonce).
     The hash is sha256d(header76 + nonce as u32 little-endian), read as a little-endian
-    integer, and it meets the target when <= `target` (SPEC §4).
+    integer, and it meets the target when <= `target` (SPEC §4). Raises ValueError when
+    `header76` is not 76 bytes.
     """
+    if len(header76) != 76:
+        raise ValueError("header76 must be 76 bytes")
+    start, end = max(start, 0), min(end, NONCE_SPACE)
+    if KERNEL is None:
+        return search_nonce_py(header76, start, end, target)
+    if start >= end:
+        return None
+    limit = min(max(target, 0), 2**256 - 1)
+    found: int | None = KERNEL.search(header76, start, end, limit.to_bytes(32, "little"))
+    return found
+
+
+def search_nonce_py(header76: bytes, start: int, end: int, target: int) -> int | None:
+    """`search_nonce` in pure Python (hashlib): the fallback, and the reference for tests."""
     if len(header76) != 76:
         raise ValueError("header76 must be 76 bytes")
     start, end = max(start, 0), min(end, NONCE_SPACE)
