@@ -156,6 +156,11 @@ def main() -> None:
 @click.option("--idle-timeout", type=click.FloatRange(0.1), default=1200.0, show_default=True)
 @click.option("--clock-offset", type=int, default=0, hidden=True)
 @click.option(
+    "--explorer-wallet",
+    is_flag=True,
+    help="Allow the explorer's node-side wallet even when --api is not a loopback address.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -173,6 +178,7 @@ def node(
     ping_interval: float,
     idle_timeout: float,
     clock_offset: int,
+    explorer_wallet: bool,
     log_level: str,
 ) -> None:
     """Run a full node: P2P, REST API and (with --mine) a miner, until Ctrl-C.
@@ -202,6 +208,7 @@ def node(
             ping_interval=ping_interval,
             idle_timeout=idle_timeout,
             clock_offset=clock_offset,
+            explorer_wallet=explorer_wallet,
         )
     except (ValueError, AddressError) as exc:
         raise click.BadParameter(str(exc)) from exc

@@ -27,7 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "storage": {"core", "consensus", "storage"},
     "node": BELOW_NODE,
     "p2p": BELOW_NODE | {"p2p"},
-    "api": BELOW_NODE | {"api"},
+    "api": BELOW_NODE | {"api", "wallet"},  # the explorer's node-side wallet (keystore)
     "mining": BELOW_NODE | {"mining"},
     "wallet": {"core", "wallet"},
 }

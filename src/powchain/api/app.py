@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
 
 from .. import __version__
 from .errors import BodyLimitMiddleware, CatchAllMiddleware, install_error_handlers
+from .explorer import mount_explorer
 from .metrics import CONTENT_TYPE, NodeMetrics
 from .routes import connected_peers, mempool_stats, router
 from .sse import EventHub
@@ -25,15 +25,6 @@ from .sse import EventHub
 __all__ = ["create_app", "write_cookie", "read_cookie", "COOKIE_NAME"]
 
 COOKIE_NAME = "api.cookie"
-
-_INDEX = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>powchain node</title></head>
-<body><h1>powchain node ({network})</h1>
-<ul><li><a href="/api/v1/status">/api/v1/status</a>: the node's status</li>
-<li><a href="/docs">/docs</a>: the REST API (OpenAPI)</li>
-<li><a href="/api/v1/blocks">/api/v1/blocks</a>: latest blocks</li></ul>
-</body></html>
-"""
 
 
 def write_cookie(datadir: Path) -> str:
@@ -77,9 +68,7 @@ def create_app(node: Any, token: str | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(CatchAllMiddleware)
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def index() -> str:
-        return _INDEX.format(network=node.params.name)
+    mount_explorer(app)  # the block explorer's pages at /, assets at /static
 
     @app.get("/metrics", include_in_schema=False)
     async def root_metrics() -> Any:

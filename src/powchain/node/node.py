@@ -74,6 +74,7 @@ class NodeConfig:
     clock_offset: int = 0  # seconds added to the wall clock (tests move time with it)
     mempool_max_bytes: int = 50_000_000
     mempool_expiry: int = 14 * 24 * 3600
+    explorer_wallet: bool = False  # node-side wallet of the explorer even on a public API host
 
     def __post_init__(self) -> None:
         self.datadir = Path(self.datadir)
@@ -219,6 +220,19 @@ class Node:
     def block_hash_at(self, height: int) -> bytes | None:
         entry = self.chainstate.at_height(height)
         return None if entry is None else entry.hash
+
+    def recent_entries(self, depth: int) -> list[tuple[IndexEntry, bool]]:
+        """Known index entries (side branches, stale and header-only blocks included) at most
+        `depth` heights below the best header, lowest first, each with whether it is in the
+        active chain. For the explorer's chain view; O(index size)."""
+        floor = max(0, self.best_header.height - depth)
+        found = [e for e in self.chainstate.entries.values() if e.height >= floor]
+        found.sort(key=lambda e: (e.height, e.seq))
+        return [(e, self.chainstate.in_active_chain(e)) for e in found]
+
+    def children(self, block_hash: bytes) -> list[IndexEntry]:
+        """Known index entries whose parent is `block_hash` (active and side branches)."""
+        return list(self.chainstate._children.get(block_hash, []))
 
     def get_block(self, block_hash: bytes) -> Block | None:
         return self.chainstate.read_block(block_hash)

@@ -1,0 +1,363 @@
+"""The explorer's pages (server-rendered, HTML): dashboard, chain view, blocks, block,
+transaction, address, mempool, peers, post wall and search. Each route reads the Node facade,
+builds a small view model (`present`, `chainview`) and renders a Jinja2 template. Routes are
+`async def` so they run on the node's loop, like the REST API's.
+"""
+
+from __future__ import annotations
+
+import hmac
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from ...consensus.errors import Rejected
+from ...core.hashing import hash_to_hex, hex_to_hash
+from ...core.keys import AddressError, decode_address
+from ...core.units import parse_coins
+from ...wallet.keystore import KeystoreError
+from ..nodewallet import NodeWallet, WalletDisabled
+from ..routes import connected_peers, mempool_stats
+from ..schemas import address_or_none
+from . import chainview, present
+
+__all__ = ["router", "templates"]
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.filters["coins"] = present.coins
+templates.env.globals["si"] = present.si
+templates.env.filters["iso"] = present.iso_utc
+
+router = APIRouter(include_in_schema=False)
+
+PAGE = 20
+CHAIN_DEPTH = 16
+MAX_HEIGHT_DIGITS = 10
+MAX_FORM_BYTES = 16_384
+
+
+def _node(request: Request) -> Any:
+    return request.app.state.node
+
+
+def _render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    node = _node(request)
+    context.update(network=node.params.name, tip_height=node.tip.height)
+    return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def _not_found(request: Request, what: str) -> HTMLResponse:
+    return _render(request, "notfound.html", 404, what=what)
+
+
+def _confirmations(node: Any, height: int | None) -> int:
+    return 0 if height is None else node.tip.height - height + 1
+
+
+# -- dashboard, chain, blocks ----------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+async def dashboard(request: Request) -> HTMLResponse:
+    node = _node(request)
+    intervals, difficulty = present.chart_data(node)
+    stats = mempool_stats(node)
+    pending = [present.tx_view(t, node.params) for t in list(node.mempool.txs())[:8]]
+    return _render(
+        request,
+        "dashboard.html",
+        tip=node.tip,
+        tip_hash=hash_to_hex(node.tip.hash),
+        difficulty=node.difficulty(),
+        hash_rate=present.hash_rate(node),
+        mempool=stats,
+        peers=connected_peers(node),
+        synced=node.is_synced(),
+        blocks=present.block_rows(node, node.tip.height, 10),
+        intervals=intervals,
+        difficulty_series=difficulty,
+        pending=pending,
+        chart_w=present.CHART_WIDTH,
+        chart_h=present.CHART_HEIGHT,
+    )
+
+
+@router.get("/chain", response_class=HTMLResponse)
+async def chain(request: Request) -> HTMLResponse:
+    node = _node(request)
+    picture = chainview.layout(node.recent_entries(CHAIN_DEPTH))
+    return _render(
+        request, "chain.html", picture=picture, box_w=chainview.BOX_W, box_h=chainview.BOX_H
+    )
+
+
+@router.get("/blocks", response_class=HTMLResponse)
+async def blocks(request: Request, before: int | None = Query(None, ge=1)) -> HTMLResponse:
+    node = _node(request)
+    top = node.tip.height if before is None else min(before - 1, node.tip.height)
+    rows = present.block_rows(node, top, PAGE)
+    older = top - PAGE + 1 if top - PAGE + 1 > 0 else None
+    return _render(request, "blocks.html", blocks=rows, older=older)
+
+
+@router.get("/block/{block_id}", response_class=HTMLResponse)
+async def block(request: Request, block_id: str) -> HTMLResponse:
+    node = _node(request)
+    entry = _find_block(node, block_id)
+    body = None if entry is None else node.get_block(entry.hash)
+    if entry is None or body is None:
+        return _not_found(request, f"block {block_id}")
+    active = node.in_active_chain(entry)
+    children = [
+        {"hash": hash_to_hex(c.hash), "active": node.in_active_chain(c)}
+        for c in node.children(entry.hash)
+    ]
+    return _render(
+        request,
+        "block.html",
+        entry=entry,
+        hash=hash_to_hex(entry.hash),
+        prev=hash_to_hex(entry.header.prev_block) if entry.prev is not None else None,
+        merkle=hash_to_hex(entry.header.merkle_root),
+        active=active,
+        confirmations=_confirmations(node, entry.height) if active else None,
+        difficulty=present.difficulty_of(entry.bits, node.params.pow_limit_bits),
+        size=body.size,
+        txs=[present.tx_view(tx, node.params) for tx in body.txs],
+        children=children,
+    )
+
+
+def _find_block(node: Any, block_id: str) -> Any:
+    """IndexEntry for a height of the active chain or a block hash; None when unknown."""
+    if block_id.isdigit() and len(block_id) <= MAX_HEIGHT_DIGITS:
+        found = node.block_hash_at(int(block_id))
+        return None if found is None else node.entry(found)
+    try:
+        return node.entry(hex_to_hash(block_id))
+    except ValueError:
+        return None
+
+
+# -- transactions, addresses, mempool, peers -----------------------------------------------
+
+
+@router.get("/tx/{txid}", response_class=HTMLResponse)
+async def tx(request: Request, txid: str) -> HTMLResponse:
+    node = _node(request)
+    try:
+        found = node.get_transaction(hex_to_hash(txid))
+    except ValueError:
+        found = None
+    if found is None:
+        return _not_found(request, f"transaction {txid}")
+    confirmed = found.block_hash is not None
+    return _render(
+        request,
+        "tx.html",
+        tx=present.tx_view(found.tx, node.params),
+        confirmed=confirmed,
+        block_hash=hash_to_hex(found.block_hash) if confirmed else None,
+        height=found.height,
+        block_time=node.entry(found.block_hash).time if confirmed else None,
+        confirmations=_confirmations(node, found.height),
+    )
+
+
+@router.get("/address/{address}", response_class=HTMLResponse)
+async def address(
+    request: Request, address: str, cursor: str | None = Query(None, max_length=100)
+) -> HTMLResponse:
+    node = _node(request)
+    try:
+        pub = decode_address(address, node.params.hrp)
+        items, next_cursor = node.address_history(pub, cursor or None, PAGE)
+    except (AddressError, ValueError):
+        return _not_found(request, f"address {address}")
+    rows = []
+    for item in items:
+        found = node.get_transaction(item.txid)
+        if found is not None:
+            view = present.tx_view(found.tx, node.params)
+            rows.append({"tx": view, "height": found.height, "direction": item.direction})
+    return _render(
+        request,
+        "address.html",
+        address=address,
+        account=node.account_info(pub),
+        rows=rows,
+        next_cursor=next_cursor,
+        first_page=not cursor,
+    )
+
+
+@router.get("/mempool", response_class=HTMLResponse)
+async def mempool(request: Request) -> HTMLResponse:
+    node = _node(request)
+    txs = [present.tx_view(t, node.params) for t in node.mempool.txs()]
+    return _render(request, "mempool.html", stats=mempool_stats(node), txs=txs[:200])
+
+
+@router.get("/peers", response_class=HTMLResponse)
+async def peers(request: Request) -> HTMLResponse:
+    network = _node(request).network
+    infos = network.peer_info() if network is not None else []
+    bans = network.ban_list() if network is not None else []
+    return _render(
+        request,
+        "peers.html",
+        peers=[p for p in infos if p.get("connected", True)],
+        refused=[p for p in infos if not p.get("connected", True)],
+        bans=bans,
+        networking=network is not None,
+    )
+
+
+# -- post wall and the node-side wallet ------------------------------------------------------
+
+
+def _wallet(request: Request) -> NodeWallet:
+    return request.app.state.node_wallet  # type: ignore[no-any-return]
+
+
+@router.get("/posts", response_class=HTMLResponse)
+async def wall(request: Request, before: int | None = Query(None, ge=1)) -> HTMLResponse:
+    return _render_wall(request, before)
+
+
+def _render_wall(
+    request: Request, before: int | None = None, status: int = 200, **form: Any
+) -> HTMLResponse:
+    node = _node(request)
+    records = node.posts(before, PAGE)
+    posts = [
+        {
+            "txid": hash_to_hex(r.txid),
+            "author": address_or_none(node.params, r.author),
+            "text": r.text,
+            "height": r.height,
+            "time": r.time,
+            "confirmations": _confirmations(node, r.height),
+        }
+        for r in records
+    ]
+    older = posts[-1]["height"] if len(posts) == PAGE else None
+    wallet = _wallet(request)
+    balance = None
+    if wallet.address is not None:
+        balance = node.account_info(decode_address(wallet.address, node.params.hrp))
+    return _render(
+        request,
+        "wall.html",
+        status,
+        posts=posts,
+        older=older,
+        wallet=wallet,
+        balance=balance,
+        faucet=bool(node.params.genesis_allocations) and node.params.name == "devnet",
+        form=form,
+    )
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """An urlencoded form body (bounded) as a dict of first values."""
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        return {}
+    parsed = parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=20)
+    return {k: v[0] for k, v in parsed.items()}
+
+
+def _token_ok(request: Request, token: str) -> bool:
+    expected = request.app.state.token.encode()
+    return bool(token) and hmac.compare_digest(token.strip().encode(), expected)
+
+
+@router.post("/posts/write", response_class=HTMLResponse)
+async def write_post(request: Request) -> Response:
+    form = await _form(request)
+    text = form.get("text", "")
+    if not text.strip():
+        return _render_wall(request, None, 400, error="write some text first", text=text)
+
+    def send(wallet: NodeWallet, passphrase: str) -> bytes:
+        return wallet.post(passphrase, text)
+
+    return _wallet_action(request, form, send, text=text)
+
+
+@router.post("/posts/pay", response_class=HTMLResponse)
+async def pay(request: Request) -> Response:
+    form = await _form(request)
+    node = _node(request)
+    try:
+        recipient = decode_address(form.get("to", "").strip(), node.params.hrp)
+        units = parse_coins(form.get("amount", "").strip())
+    except (AddressError, ValueError) as exc:
+        return _render_wall(request, None, 400, error=f"payment: {exc}", **form)
+
+    def send(wallet: NodeWallet, passphrase: str) -> bytes:
+        return wallet.pay(passphrase, recipient, units)
+
+    return _wallet_action(request, form, send, to=form.get("to", ""), amount=form.get("amount"))
+
+
+@router.post("/posts/faucet", response_class=HTMLResponse)
+async def faucet(request: Request) -> Response:
+    form = await _form(request)
+    return _wallet_action(request, form, lambda wallet, _p: wallet.faucet())
+
+
+def _wallet_action(request: Request, form: dict[str, str], send: Any, **echo: Any) -> Response:
+    """Check the admin token, run `send(wallet, passphrase)`, land on the new transaction's
+    page (303); on failure show the wall again with the reason (4xx)."""
+    if not _token_ok(request, form.get("token", "")):
+        return _render_wall(request, None, 401, error="wrong admin token (see api.cookie)", **echo)
+    try:
+        txid = send(_wallet(request), form.get("passphrase", ""))
+    except WalletDisabled as exc:
+        return _render_wall(request, None, 403, error=str(exc), **echo)
+    except (KeystoreError, ValueError) as exc:
+        return _render_wall(request, None, 400, error=f"wallet: {exc}", **echo)
+    except Rejected as exc:
+        return _render_wall(request, None, 422, error=f"rejected: {exc.reason}", **echo)
+    return RedirectResponse(f"/tx/{hash_to_hex(txid)}", status_code=303)
+
+
+# -- search --------------------------------------------------------------------------------
+
+
+@router.get("/search", response_class=HTMLResponse)
+async def search(request: Request, q: str = Query("", max_length=200)) -> Response:
+    """A height, block hash, txid or address redirects to its page; anything else says so."""
+    node = _node(request)
+    target = _search_target(node, q.strip())
+    if target is not None:
+        return RedirectResponse(target, status_code=303)
+    return _render(request, "search.html", query=q)
+
+
+def _search_target(node: Any, q: str) -> str | None:
+    if q.isdigit() and len(q) <= MAX_HEIGHT_DIGITS:
+        return f"/block/{q}" if node.block_hash_at(int(q)) is not None else None
+    try:
+        raw = hex_to_hash(q)
+    except ValueError:
+        raw = None
+    if raw is not None:
+        entry = node.entry(raw)
+        if entry is not None and entry.has_data:
+            return f"/block/{q.lower()}"
+        if node.get_transaction(raw) is not None:
+            return f"/tx/{q.lower()}"
+        return None
+    try:
+        decode_address(q, node.params.hrp)
+    except AddressError:
+        return None
+    return f"/address/{q}"
