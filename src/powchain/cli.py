@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from .api.app import read_cookie
-from .config import default_api_url, resolve_datadir
+from .config import NETWORK_FILE_ENV, default_api_url, resolve_datadir
+from .consensus.netfile import NetworkFile, NetworkFileError
 from .core.hashing import hex_to_hash
 from .core.keys import AddressError, decode_address
 from .core.params import DEVNET, DEVNET_FAUCET_SECRET, NETWORKS, ChainParams
@@ -42,6 +44,39 @@ def _network_option(f: F) -> F:
     )(f)
 
 
+def _network_file_option(f: F) -> F:
+    return click.option(
+        "--network-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        envvar=NETWORK_FILE_ENV,
+        help="Your own network's file (see `powchain network create`); replaces --network.",
+    )(f)
+
+
+def _resolve_network(network: str, network_file: Path | None) -> tuple[ChainParams, Any]:
+    """(params, NetworkFile or None): --network-file when given, else --network.
+
+    Both on the command line is an error; a --network given on the command line beats a
+    network file from the environment ($POWCHAIN_NETWORK_FILE). A file that fails its checks
+    stops the command with the file's problem.
+    """
+    if network_file is None:
+        return NETWORKS[network], None
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.get_parameter_source("network") is ParameterSource.COMMANDLINE:
+        if ctx.get_parameter_source("network_file") is ParameterSource.COMMANDLINE:
+            raise click.UsageError("use either --network or --network-file, not both")
+        return NETWORKS[network], None
+    from .config import load_network_file
+
+    try:
+        loaded: NetworkFile = load_network_file(network_file)
+    except NetworkFileError as exc:
+        raise click.ClickException(exc.reason) from exc
+    return loaded.params, loaded
+
+
 def _datadir_option(f: F) -> F:
     return click.option(
         "--datadir",
@@ -60,7 +95,7 @@ def client_options(f: F) -> F:
         metavar="URL",
         help="REST API of the node [default: the local node of --network].",
     )(f)
-    return _network_option(_datadir_option(f))
+    return _network_option(_network_file_option(_datadir_option(f)))
 
 
 def wallet_options(f: F) -> F:
@@ -85,9 +120,10 @@ class Ctx:
         datadir: Path | None,
         node_url: str | None,
         wallet_file: Path | None = None,
+        network_file: Path | None = None,
     ) -> None:
-        self.params: ChainParams = NETWORKS[network]
-        self.datadir = resolve_datadir(datadir, network)
+        self.params: ChainParams = _resolve_network(network, network_file)[0]
+        self.datadir = resolve_datadir(datadir, self.params.name)
         self.url = node_url or default_api_url(self.params)
         self.wallet_file = wallet_file or self.datadir / "wallet.json"
         self.fee: int | None = None  # units; None = the default fee for the size
@@ -98,6 +134,12 @@ class Ctx:
     def load_key(self, name: str | None) -> WalletKey:
         store = Keystore.load(self.wallet_file, read_passphrase())
         return store.get(name)
+
+
+def _ctx_args(opts: dict[str, Any]) -> dict[str, Any]:
+    """Ctx's arguments from a command's client or wallet options."""
+    names = ("network", "datadir", "node_url", "wallet_file", "network_file")
+    return {name: opts.get(name) for name in names}
 
 
 def _fail(message: str) -> None:
@@ -145,6 +187,7 @@ def main() -> None:
 
 @main.command()
 @_network_option
+@_network_file_option
 @_datadir_option
 @click.option("--p2p", default=None, metavar="HOST:PORT", help="P2P listen address.")
 @click.option("--api", default=None, metavar="HOST:PORT", help="REST API address (127.0.0.1).")
@@ -168,6 +211,7 @@ def main() -> None:
 )
 def node(
     network: str,
+    network_file: Path | None,
     datadir: Path | None,
     p2p: str | None,
     api: str | None,
@@ -190,11 +234,13 @@ def node(
       powchain node --network regtest
       powchain node --network devnet --mine --connect 127.0.0.1:28744
       powchain node --network testnet --p2p 0.0.0.0:38744 --api 127.0.0.1:38745
+      powchain node --network-file mynet.toml --mine --connect 10.0.0.2:48744
     """
     from .config import build_node_config
     from .noderun import run_node
 
-    directory = resolve_datadir(datadir, network)
+    params, loaded = _resolve_network(network, network_file)
+    directory = resolve_datadir(datadir, params.name)
     try:
         config = build_node_config(
             network,
@@ -208,6 +254,7 @@ def node(
             ping_interval=ping_interval,
             idle_timeout=idle_timeout,
             clock_offset=clock_offset,
+            network_file=loaded,
             explorer_wallet=explorer_wallet,
         )
     except (ValueError, AddressError) as exc:
@@ -226,16 +273,32 @@ def node(
 )
 @click.option("--traffic/--no-traffic", default=False, help="Wallets send payments and posts.")
 @click.option("--base-port", type=click.IntRange(1024, 65000), default=None, help="First port.")
-def devnet(nodes: int, datadir: Path, traffic: bool, base_port: int | None) -> None:
+@click.option(
+    "--network-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Run your own network (a `powchain network create` file) instead of devnet; "
+    "data in ./NAME-data unless --datadir.",
+)
+def devnet(
+    nodes: int, datadir: Path, traffic: bool, base_port: int | None, network_file: Path | None
+) -> None:
     """A local devnet: N mining `powchain node` processes on 127.0.0.1, until Ctrl-C.
 
     \b
     Examples:
       powchain devnet                     # 3 nodes, data in ./devnet-data
       powchain devnet --nodes 5 --traffic --datadir /tmp/dn
+      powchain devnet --network-file mynet.toml
     """
     from .devnet import run_devnet
 
+    if network_file is not None:
+        params, _ = _resolve_network("devnet", network_file)  # refuses a bad file here
+        source = click.get_current_context().get_parameter_source("datadir")
+        if source is ParameterSource.DEFAULT:
+            datadir = Path(f"{params.name}-data")
+        sys.exit(run_devnet(nodes, datadir, traffic, base_port, network_file=network_file))
     sys.exit(run_devnet(nodes, datadir, traffic, base_port))
 
 
@@ -245,14 +308,16 @@ def devnet(nodes: int, datadir: Path, traffic: bool, base_port: int | None) -> N
 @main.command()
 @client_options
 @_handle_errors
-def status(network: str, datadir: Path | None, node_url: str | None) -> None:
+def status(
+    network: str, datadir: Path | None, node_url: str | None, network_file: Path | None
+) -> None:
     """Show the node's network, tip, difficulty, mempool and peers.
 
     \b
     Example:
       powchain status --network devnet
     """
-    with Ctx(network, datadir, node_url).client() as client:
+    with Ctx(network, datadir, node_url, network_file=network_file).client() as client:
         _echo_json(client.status())
 
 
@@ -262,7 +327,12 @@ def status(network: str, datadir: Path | None, node_url: str | None) -> None:
 @client_options
 @_handle_errors
 def block(
-    block_id: str, full: bool, network: str, datadir: Path | None, node_url: str | None
+    block_id: str,
+    full: bool,
+    network: str,
+    datadir: Path | None,
+    node_url: str | None,
+    network_file: Path | None,
 ) -> None:
     """Show a block by height or hash.
 
@@ -271,7 +341,7 @@ def block(
       powchain block 0
       powchain block 00000a1b...  --full
     """
-    with Ctx(network, datadir, node_url).client() as client:
+    with Ctx(network, datadir, node_url, network_file=network_file).client() as client:
         _echo_json(client.block(block_id, full=full))
 
 
@@ -279,7 +349,9 @@ def block(
 @click.argument("txid")
 @client_options
 @_handle_errors
-def tx(txid: str, network: str, datadir: Path | None, node_url: str | None) -> None:
+def tx(
+    txid: str, network: str, datadir: Path | None, node_url: str | None, network_file: Path | None
+) -> None:
     """Show a transaction and whether it is pending or confirmed.
 
     \b
@@ -290,7 +362,7 @@ def tx(txid: str, network: str, datadir: Path | None, node_url: str | None) -> N
         hex_to_hash(txid)
     except ValueError as exc:
         raise click.BadParameter("a txid is 64 hex digits", param_hint="TXID") from exc
-    with Ctx(network, datadir, node_url).client() as client:
+    with Ctx(network, datadir, node_url, network_file=network_file).client() as client:
         _echo_json(client.tx(txid))
 
 
@@ -323,7 +395,7 @@ def create(name: str, **opts: Any) -> None:
       powchain wallet create
       powchain wallet create --name savings
     """
-    ctx = Ctx(opts["network"], opts["datadir"], opts["node_url"], opts["wallet_file"])
+    ctx = Ctx(**_ctx_args(opts))
     if ctx.wallet_file.exists():
         passphrase = read_passphrase()
         store = Keystore.load(ctx.wallet_file, passphrase)
@@ -342,7 +414,7 @@ def create(name: str, **opts: Any) -> None:
 @_handle_errors
 def list_keys(**opts: Any) -> None:
     """List the wallet's keys and addresses."""
-    ctx = Ctx(opts["network"], opts["datadir"], opts["node_url"], opts["wallet_file"])
+    ctx = Ctx(**_ctx_args(opts))
     for key in Keystore.load(ctx.wallet_file, read_passphrase()).keys:
         click.echo(f"{key.name}\t{key.address(ctx.params.hrp)}")
 
@@ -352,7 +424,7 @@ def list_keys(**opts: Any) -> None:
 @_handle_errors
 def address(**opts: Any) -> None:
     """Print the address of a key (to receive payments)."""
-    ctx = Ctx(opts["network"], opts["datadir"], opts["node_url"], opts["wallet_file"])
+    ctx = Ctx(**_ctx_args(opts))
     click.echo(ctx.load_key(opts["key_name"]).address(ctx.params.hrp))
 
 
@@ -361,7 +433,7 @@ def address(**opts: Any) -> None:
 @_handle_errors
 def balance(**opts: Any) -> None:
     """Show spendable, immature and pending balance (in coins) of a key."""
-    ctx = Ctx(opts["network"], opts["datadir"], opts["node_url"], opts["wallet_file"])
+    ctx = Ctx(**_ctx_args(opts))
     addr = ctx.load_key(opts["key_name"]).address(ctx.params.hrp)
     with ctx.client() as client:
         info = client.account(addr)
@@ -377,7 +449,7 @@ def balance(**opts: Any) -> None:
 @_handle_errors
 def history(limit: int, **opts: Any) -> None:
     """List a key's transactions, newest first."""
-    ctx = Ctx(opts["network"], opts["datadir"], opts["node_url"], opts["wallet_file"])
+    ctx = Ctx(**_ctx_args(opts))
     addr = ctx.load_key(opts["key_name"]).address(ctx.params.hrp)
     with ctx.client() as client:
         page = client.account_txs(addr, limit=limit)
@@ -435,7 +507,7 @@ def send(to_address: str, amount: str, fee: str | None, **opts: Any) -> None:
       powchain wallet send rpow1qxy... 1.5
       powchain wallet send rpow1qxy... 0.001 --fee 0.00001
     """
-    ctx = Ctx(opts["network"], opts["datadir"], opts["node_url"], opts["wallet_file"])
+    ctx = Ctx(**_ctx_args(opts))
     units = _coins(amount, "AMOUNT")
     try:
         recipient = decode_address(to_address, ctx.params.hrp)
@@ -463,7 +535,7 @@ def post(text: str, fee: str | None, **opts: Any) -> None:
     Example:
       powchain post "hello, chain" --network devnet
     """
-    ctx = Ctx(opts["network"], opts["datadir"], opts["node_url"], opts["wallet_file"])
+    ctx = Ctx(**_ctx_args(opts))
     size = len(text.encode("utf-8"))
     if size > ctx.params.max_post_text:
         raise click.BadParameter(f"at most {ctx.params.max_post_text} bytes", param_hint="TEXT")
@@ -492,7 +564,7 @@ def faucet(to_address: str, amount: str, **opts: Any) -> None:
     Example:
       powchain faucet dpow1qxy... 25 --network devnet
     """
-    ctx = Ctx(opts["network"], opts["datadir"], opts["node_url"])
+    ctx = Ctx(**_ctx_args(opts))
     if not ctx.params.genesis_allocations or ctx.params.name != DEVNET.name:
         _fail(f"{ctx.params.name} has no faucet: it is a devnet feature (--network devnet)")
     units = _coins(amount, "AMOUNT")
@@ -507,6 +579,110 @@ def faucet(to_address: str, amount: str, **opts: Any) -> None:
         return build_transfer(key.secret, chain, nonce, recipient, units, fee_units, os.urandom(32))
 
     _sign_and_send(ctx, key, make, tx_size(0))
+
+
+# -- your own network ---------------------------------------------------------------------------
+
+
+@main.group()
+def network() -> None:
+    """Your own network: one file holds its parameters and genesis block.
+
+    \b
+    Examples:
+      powchain network create classcoin --block-time 30 --allocate ccoin1...=1000
+      powchain node --network-file classcoin.toml --mine
+    """
+
+
+def _allocation(text: str) -> tuple[str, int]:
+    address, sep, coins = text.rpartition("=")
+    if not sep or not address:
+        raise click.BadParameter(f"{text!r} is not ADDRESS=COINS", param_hint="--allocate")
+    return address, _coins(coins, "--allocate")
+
+
+@network.command(name="create")
+@click.argument("name")
+@click.option("--block-time", type=int, default=10, show_default=True, help="Seconds.")
+@click.option("--half-life", type=int, default=None, help="ASERT half-life, seconds [60 blocks].")
+@click.option("--subsidy", default="50", show_default=True, help="Coins a block mints at first.")
+@click.option("--halving-interval", type=int, default=100_000, show_default=True, help="Blocks.")
+@click.option("--coinbase-maturity", type=int, default=20, show_default=True, help="Blocks.")
+@click.option("--max-block-size", type=int, default=1_000_000, show_default=True, help="Bytes.")
+@click.option("--max-tx-data", type=int, default=4_096, show_default=True, help="Bytes.")
+@click.option("--address-prefix", default=None, help="Addresses' bech32m prefix [NAME's letters].")
+@click.option("--allocate", multiple=True, metavar="ADDRESS=COINS", help="Genesis balance.")
+@click.option("--seed", multiple=True, metavar="HOST:PORT", help="Seed peer in the file.")
+@click.option("--p2p-port", type=int, default=48_744, show_default=True, help="Default P2P port.")
+@click.option("--api-port", type=int, default=48_745, show_default=True, help="Default API port.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="[./NAME.toml]")
+@click.option("--force", is_flag=True, help="Overwrite an existing --out file.")
+def create_network(
+    name: str,
+    block_time: int,
+    half_life: int | None,
+    subsidy: str,
+    halving_interval: int,
+    coinbase_maturity: int,
+    max_block_size: int,
+    max_tx_data: int,
+    address_prefix: str | None,
+    allocate: tuple[str, ...],
+    seed: tuple[str, ...],
+    p2p_port: int,
+    api_port: int,
+    out: Path | None,
+    force: bool,
+) -> None:
+    """Create network NAME: write its file with a fresh chain id and a freshly mined genesis.
+
+    The file is the network's identity: copy it unchanged to every machine and start nodes with
+    `powchain node --network-file FILE`. --allocate gives addresses (under the network's
+    address prefix) a balance at height 0; repeat it for several.
+
+    \b
+    Examples:
+      powchain network create lab --block-time 2 --address-prefix lab
+      powchain network create classcoin --allocate ccoin1q...=1000 --seed 10.0.0.2:48744
+    """
+    from .config import create_network, write_network_file
+
+    path = out or Path(f"{name}.toml")
+    if path.exists() and not force:
+        _fail(f"{path} exists (use --force to overwrite it)")
+    values: dict[str, Any] = {
+        "target_spacing": block_time,
+        "half_life": half_life if half_life is not None else 60 * block_time,
+        "initial_subsidy": _coins(subsidy, "--subsidy"),
+        "halving_interval": halving_interval,
+        "coinbase_maturity": coinbase_maturity,
+        "max_block_size": max_block_size,
+        "max_tx_data": max_tx_data,
+        "max_post_text": min(4_000, max_tx_data - 1),
+        "p2p_port": p2p_port,
+        "api_port": api_port,
+    }
+    if address_prefix is not None:
+        values["hrp"] = address_prefix
+    allocations = tuple(_allocation(text) for text in allocate)
+    click.echo(f"creating {name} (mining its genesis block) ...", err=True)
+    try:
+        created = create_network(name, allocations, seed, **values)
+    except NetworkFileError as exc:
+        raise click.ClickException(exc.reason) from exc
+    write_network_file(path, created, overwrite=force)
+    p = created.params
+    total = sum(amount for _, amount in p.genesis_allocations)
+    click.echo(f"network {p.name} written to {path}")
+    click.echo(f"genesis {p.genesis_hash_hex}")
+    click.echo(
+        f"chain id {p.chain_id}, magic {p.magic.hex()}, addresses {p.hrp}1..., "
+        f"blocks every {p.target_spacing} s, {len(p.genesis_allocations)} allocation(s) of "
+        f"{format_coins(total)} coins in total"
+    )
+    click.echo(f"next: copy {path} to every machine, then on each one:")
+    click.echo(f"  powchain node --network-file {path.name} --mine --connect OTHER_HOST:{p2p_port}")
 
 
 if __name__ == "__main__":  # pragma: no cover

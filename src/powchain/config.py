@@ -12,6 +12,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from .consensus.netfile import NetworkFile
 from .core.keys import decode_address, encode_address, xonly_pubkey
 from .core.params import NETWORKS, ChainParams
 
@@ -23,6 +24,10 @@ __all__ = [
     "default_api_url",
     "load_or_create_miner_key",
     "build_node_config",
+    "NETWORK_FILE_ENV",
+    "load_network_file",
+    "write_network_file",
+    "create_network",
 ]
 
 DATADIR_ENV = "POWCHAIN_DATADIR"
@@ -84,15 +89,19 @@ def build_node_config(
     mine: bool,
     miner_address: str | None,
     mining_processes: int,
+    network_file: NetworkFile | None = None,
     **extra: Any,
 ) -> Any:
     """A `node.node.NodeConfig` from command-line values; ValueError on malformed input.
 
+    `network_file` (a loaded file network) replaces `network`; its seeds join `connect`.
     `extra` passes the remaining NodeConfig fields (ping_interval, idle_timeout, clock_offset).
     """
     from .node.node import NodeConfig  # imported late: `--help` must not need the node
 
-    params = NETWORKS[network]
+    params = NETWORKS[network] if network_file is None else network_file.params
+    if network_file is not None:
+        connect = tuple(dict.fromkeys((*connect, *network_file.seeds)))
     p2p_host, p2p_port = parse_hostport(p2p or "", "0.0.0.0", params.p2p_port)
     api_host, api_port = parse_hostport(api or "", "127.0.0.1", params.api_port)
     recipient = None
@@ -123,3 +132,111 @@ def miner_address_text(config: Any) -> str | None:
     if config.miner_address is None:
         return None
     return encode_address(config.params.hrp, config.miner_address)
+
+
+# -- network files (issue 6) -------------------------------------------------------------------
+
+NETWORK_FILE_ENV = "POWCHAIN_NETWORK_FILE"
+MAX_NETWORK_FILE = 1_000_000
+"""Bytes; a network file is a few kilobytes even with a thousand allocations."""
+_HEADER = """\
+# powchain network file: the identity of network {name!r}, created {created}.
+# Copy it unchanged to every machine and run:  powchain node --network-file {file}
+# The genesis block commits to [consensus], [genesis] and network name/chain_id/magic/hrp:
+# nodes refuse an edited copy. Ports, seeds and mine_on_demand may be edited per machine.
+# Amounts are base units (1 coin = 100,000,000 units); times are seconds.
+
+"""
+
+
+def load_network_file(path: Path) -> NetworkFile:
+    """Read and validate a network file; NetworkFileError naming the file and the problem."""
+    import tomllib
+
+    from .consensus.netfile import NetworkFileError, from_document
+
+    try:
+        with Path(path).open("rb") as f:
+            raw = f.read(MAX_NETWORK_FILE + 1)
+    except OSError as exc:
+        raise NetworkFileError(f"network file {path}: cannot read it: {exc.strerror}") from exc
+    if len(raw) > MAX_NETWORK_FILE:
+        raise NetworkFileError(f"network file {path}: larger than {MAX_NETWORK_FILE} bytes")
+    try:
+        return from_document(tomllib.loads(raw.decode("utf-8")))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise NetworkFileError(f"network file {path}: not valid TOML: {exc}") from exc
+    except NetworkFileError as exc:
+        raise NetworkFileError(f"network file {path}: {exc.reason}") from exc
+
+
+def write_network_file(path: Path, network: NetworkFile, overwrite: bool = False) -> None:
+    """Write `network` as TOML with an explanatory header; FileExistsError unless `overwrite`."""
+    import time
+
+    import tomli_w
+
+    from .consensus.netfile import to_document
+
+    created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(network.params.genesis_time))
+    header = _HEADER.format(name=network.params.name, created=created, file=Path(path).name)
+    text = header + tomli_w.dumps(to_document(network))
+    with Path(path).open("w" if overwrite else "x", encoding="utf-8") as f:
+        f.write(text)
+
+
+def mine_genesis(params: ChainParams) -> ChainParams:
+    """`params` with a genesis nonce meeting its bits (bumping the time when the 32-bit nonce
+    space runs out) and the genesis hash filled in. One process: seconds for short blocks."""
+    import dataclasses
+
+    from .consensus.pow import bits_to_target
+    from .core.params import genesis_block
+    from .node.powsearch import NONCE_SPACE, search_nonce
+
+    target = bits_to_target(params.genesis_bits)
+    while True:
+        header76 = genesis_block(params).header.serialize()[:76]
+        nonce = search_nonce(header76, 0, NONCE_SPACE, target)
+        if nonce is not None:
+            break
+        params = dataclasses.replace(params, genesis_time=params.genesis_time + 1)
+    mined = dataclasses.replace(params, genesis_nonce=nonce)
+    return dataclasses.replace(mined, genesis_hash_hex=genesis_block(mined).header.hash_hex)
+
+
+def create_network(
+    name: str,
+    allocations: tuple[tuple[str, int], ...] = (),
+    seeds: tuple[str, ...] = (),
+    **values: Any,
+) -> NetworkFile:
+    """A new network: a fresh random chain id and magic, the genesis time now, the genesis
+    mined. `allocations`: (address under the network's hrp, units); `values`: ChainParams
+    overrides (see `consensus.netfile.new_params`). Raises NetworkFileError (bad values)."""
+    import dataclasses
+    import time
+
+    from .consensus.netfile import (
+        NetworkFileError,
+        check_params,
+        from_document,
+        new_params,
+        to_document,
+    )
+
+    builtin = {p.chain_id for p in NETWORKS.values()} | {p.magic for p in NETWORKS.values()}
+    chain_id, magic = 0, b""
+    while chain_id in builtin or magic in builtin or chain_id == 0:
+        chain_id, magic = secrets.randbits(32), secrets.token_bytes(4)
+    params = new_params(name, chain_id, magic, int(time.time()), **values)
+    decoded = []
+    for address, units in allocations:
+        try:
+            decoded.append((decode_address(address, params.hrp), units))
+        except ValueError as exc:
+            raise NetworkFileError(f"--allocate {address}: {exc}") from exc
+    params = dataclasses.replace(params, genesis_allocations=tuple(decoded))
+    check_params(params, mined=False)
+    # the same checks a node runs on load, seeds included
+    return from_document(to_document(NetworkFile(mine_genesis(params), tuple(seeds))))
