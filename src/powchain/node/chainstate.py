@@ -28,6 +28,7 @@ from ..storage.db import Database
 from ..storage.indexes import index_block, unindex_block
 from ..storage.state import SqliteStateView, delete_coinbase, put_coinbase, write_accounts
 from .crashpoints import crash_point
+from .sigverify import SignatureVerifier
 
 __all__ = ["Status", "IndexEntry", "Activation", "ChainState", "MAX_LOCATOR", "MAX_HEADERS"]
 
@@ -101,6 +102,7 @@ class ChainState:
         self._next_seq = 0
         self.best_header: IndexEntry | None = None
         self.connect_count = 0  # blocks connected by this process (tests: restart replays none)
+        self.verifier: SignatureVerifier | None = None  # signature checks in worker processes
 
     # -- loading -------------------------------------------------------------------------
 
@@ -375,7 +377,13 @@ class ChainState:
     def _connect_tip(self, entry: IndexEntry, block: Block) -> None:
         """Apply `block` on the tip; raises `Rejected` (nothing written) when it is invalid."""
         height = entry.height
-        overlay, _fees = connect_block(block, height, SqliteStateView(self.db), self.params)
+        # large blocks: workers verify the signatures while the state rules run here
+        pending = self.verifier.start(block.txs[1:]) if self.verifier is not None else None
+        overlay, _fees = connect_block(
+            block, height, SqliteStateView(self.db), self.params, check_signatures=pending is None
+        )
+        if pending is not None:
+            pending.check()
         coinbase = block.txs[0]
         crash_point("connect-before-tx")
         with self.db.transaction():

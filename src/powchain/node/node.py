@@ -29,6 +29,7 @@ from . import validation
 from .chainstate import ChainState, IndexEntry
 from .events import EventBus, TxRemoved
 from .mempool import Mempool
+from .sigverify import SignatureVerifier
 
 if TYPE_CHECKING:
     from .miner import Miner
@@ -74,6 +75,7 @@ class NodeConfig:
     clock_offset: int = 0  # seconds added to the wall clock (tests move time with it)
     mempool_max_bytes: int = 50_000_000
     mempool_expiry: int = 14 * 24 * 3600
+    verify_processes: int = 2  # workers verifying the signatures of large blocks (0: inline)
     explorer_wallet: bool = False  # node-side wallet of the explorer even on a public API host
 
     def __post_init__(self) -> None:
@@ -131,6 +133,8 @@ class Node:
             return
         self.db = Database.open_in(self.config.datadir)
         self.chainstate = ChainState(self.db, self.params)
+        if self.config.verify_processes > 0:
+            self.chainstate.verifier = SignatureVerifier(self.config.verify_processes)
         self.chainstate.load()
         # Bodies stored but not connected before a crash connect now (Core: ActivateBestChain
         # at startup); nothing subscribes yet and the mempool is empty, so no events.
@@ -140,6 +144,8 @@ class Node:
 
     def close(self) -> None:
         if self._opened:
+            if self.chainstate.verifier is not None:
+                self.chainstate.verifier.close()
             self.db.close()
             self._opened = False
 

@@ -1,0 +1,113 @@
+"""B3, B4, B10 (accounts): block connect throughput against raw coincurve verification.
+
+A fresh node receives the funding blocks unmeasured, then each payment block is timed from
+its raw bytes through `Node.process_block(Block.parse(raw))`: parse, context-free and context
+checks, signatures, state and the one SQLite commit. B3 verifies inline (1 core); B4 spreads
+signatures over 2 worker processes. The bound is coincurve's BIP-340 verify over the same
+blocks' (key, sighash, signature) triples, keys parsed beforehand.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from coincurve.keys import PublicKeyXOnly
+
+from powchain.core.block import Block
+
+from .chain import open_node, payment_chain
+from .harness import Row
+
+
+def verify_rate(raw_blocks: list[bytes]) -> float:
+    """Raw BIP-340 verifications per second over every payment of `raw_blocks`."""
+    triples = []
+    for raw in raw_blocks:
+        for tx in Block.parse(raw).txs[1:]:
+            triples.append((PublicKeyXOnly(tx.sender), tx.sighash(), tx.signature))
+    start = time.perf_counter()
+    for key, msg, sig in triples:
+        key.verify(sig, msg)
+    return len(triples) / (time.perf_counter() - start)
+
+
+def connect_rate(raw: list[bytes], first: int, workdir: Path, processes: int) -> float:
+    """Median payments/s over the blocks raw[first:] on a fresh node."""
+    node = open_node(workdir, verify_processes=processes)
+    try:
+        if node.chainstate.verifier is not None:
+            node.chainstate.verifier.warm_up()
+        for block in raw[:first]:
+            node.process_block(Block.parse(block))
+        rates = []
+        for block in raw[first:]:
+            start = time.perf_counter()
+            parsed = Block.parse(block)
+            node.process_block(parsed)
+            rates.append((len(parsed.txs) - 1) / (time.perf_counter() - start))
+        return statistics.median(rates)
+    finally:
+        node.close()
+
+
+class ConnectData:
+    """The payment chains, built once per run and shared by B3, B4 and B10."""
+
+    def __init__(self, root: Path, senders: int, blocks: int, big: int) -> None:
+        self.root = root
+        self.small = payment_chain(root / "maker-small", senders, blocks, existing=0)
+        self.big = payment_chain(root / "maker-big", senders, blocks, existing=big)
+
+
+def run(smoke: bool) -> list[Row]:
+    senders, blocks, big = (300, 2, 2_000) if smoke else (5_000, 3, 100_000)
+    with tempfile.TemporaryDirectory(prefix="bench-connect-") as tmp:
+        root = Path(tmp)
+        data = ConnectData(root, senders, blocks, big)
+        raw, first = data.small
+        bound = verify_rate(raw[first:])
+        b3 = connect_rate(raw, first, root / "b3", 0)
+        b4 = connect_rate(raw, first, root / "b4", 2)
+        bound2 = verify_rate(raw[first:])
+        bound = statistics.mean([bound, bound2])
+        raw_big, first_big = data.big
+        b3_small = connect_rate(raw, first, root / "b10-small", 0)
+        b3_big = connect_rate(raw_big, first_big, root / "b10-big", 0)
+    base = 1_000 if not smoke else 0
+    return [
+        Row(
+            "B3",
+            f"block connect, {senders} payments, 1 core",
+            b3,
+            "tx/s",
+            bound,
+            "verify/s coincurve",
+            0.5,
+            ">= 0.5",
+        ),
+        Row(
+            "B4",
+            "block connect, signatures in 2 workers",
+            b4,
+            "tx/s",
+            b3,
+            "tx/s B3",
+            1.5,
+            ">= 1.5x",
+        ),
+        Row(
+            "B10a",
+            f"connect cost/tx, {big + senders + base:,} vs {senders} accounts",
+            b3_small / b3_big,
+            "x",
+            None,
+            "",
+            1.2,
+            "<= 1.2x",
+            target_is_max=True,
+            note=f"B10a per-tx cost ratio big/small state: {b3_big:,.0f} vs {b3_small:,.0f} tx/s",
+        ),
+    ]
