@@ -5,7 +5,9 @@ Each node gets its own data directory under DATADIR, consecutive free ports (P2P
 the keys of those miners act as wallets (in-process, no passphrase: devnet coins are play
 money), sending payments and posts to each other through different nodes once their coinbases
 mature. A status line (height and mempool per node) is printed about every 10 s; Ctrl-C or
-SIGTERM stops every node (SIGTERM, wait, then SIGKILL).
+SIGTERM stops every node (SIGTERM, wait, then SIGKILL). With a network file (`--network-file`)
+the nodes run that network instead; its traffic starts once the miners' coinbases mature
+(there is no faucet).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from types import FrameType
 
 from .api.app import COOKIE_NAME
 from .core.keys import encode_address, xonly_pubkey
-from .core.params import DEVNET, DEVNET_FAUCET_SECRET
+from .core.params import DEVNET, DEVNET_FAUCET_SECRET, ChainParams
 from .core.units import COIN, format_coins
 from .wallet.builder import build_post, build_transfer, suggest_fee, tx_size
 from .wallet.client import ApiError, NodeClient
@@ -56,10 +58,12 @@ class DevnetNode:
     secret: bytes
     connect: list[str] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = None
+    params: ChainParams = DEVNET
+    network_file: Path | None = None  # run this file's network instead of devnet
 
     @property
     def address(self) -> str:
-        return encode_address(DEVNET.hrp, xonly_pubkey(self.secret))
+        return encode_address(self.params.hrp, xonly_pubkey(self.secret))
 
     @property
     def api_url(self) -> str:
@@ -67,6 +71,8 @@ class DevnetNode:
 
     def command(self) -> list[str]:
         cmd = [sys.executable, "-m", "powchain", "node", "--network", "devnet"]
+        if self.network_file is not None:
+            cmd[-2:] = ["--network-file", str(self.network_file.resolve())]
         cmd += ["--datadir", str(self.datadir), "--p2p", f"127.0.0.1:{self.p2p_port}"]
         cmd += ["--api", f"127.0.0.1:{self.api_port}", "--mine", "--mining-processes", "1"]
         cmd += ["--miner-address", self.address]
@@ -153,15 +159,19 @@ class TrafficWallet:
 
     name: str
     secret: bytes
+    hrp: str = DEVNET.hrp
 
     @property
     def address(self) -> str:
-        return encode_address(DEVNET.hrp, xonly_pubkey(self.secret))
+        return encode_address(self.hrp, xonly_pubkey(self.secret))
 
 
 def _wallets(nodes: list[DevnetNode]) -> list[TrafficWallet]:
-    faucet = TrafficWallet("faucet", DEVNET_FAUCET_SECRET)
-    return [faucet] + [TrafficWallet(f"node{n.index}", n.secret) for n in nodes]
+    hrp = nodes[0].params.hrp
+    miners = [TrafficWallet(f"node{n.index}", n.secret, hrp) for n in nodes]
+    if nodes[0].params != DEVNET:
+        return miners  # a file network has no published faucet key
+    return [TrafficWallet("faucet", DEVNET_FAUCET_SECRET)] + miners
 
 
 def _traffic_step(nodes: list[DevnetNode], rng: random.Random) -> str | None:
@@ -171,7 +181,10 @@ def _traffic_step(nodes: list[DevnetNode], rng: random.Random) -> str | None:
     block 1 on instead of waiting for coinbases to mature.
     """
     wallets = _wallets(nodes)
+    if len(wallets) < 2:
+        return None
     sender, via = rng.choice(wallets), rng.choice(nodes)
+    chain_id = via.params.chain_id
     receiver = rng.choice([w for w in wallets if w is not sender])
     with NodeClient(via.api_url, timeout=5) as client:
         account = client.account(sender.address)
@@ -183,13 +196,13 @@ def _traffic_step(nodes: list[DevnetNode], rng: random.Random) -> str | None:
         if rng.random() < 0.3:
             text = rng.choice(POSTS)
             fee = suggest_fee(tx_size(1 + len(text.encode())), 2)
-            tx = build_post(sender.secret, DEVNET.chain_id, nonce, text, fee, aux)
+            tx = build_post(sender.secret, chain_id, nonce, text, fee, aux)
             what = f"post by {sender.name}: {text!r}"
         else:
             amount = rng.randint(1, max(1, spendable // 20))
             fee = suggest_fee(tx_size(0), 2)
             recipient = xonly_pubkey(receiver.secret)
-            tx = build_transfer(sender.secret, DEVNET.chain_id, nonce, recipient, amount, fee, aux)
+            tx = build_transfer(sender.secret, chain_id, nonce, recipient, amount, fee, aux)
             what = f"{format_coins(amount)} {sender.name} -> {receiver.name}"
         client.submit_tx(tx.serialize())
     return f"{what} via node{via.index}"
@@ -217,17 +230,33 @@ def _raise_interrupt(_sig: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def run_devnet(count: int, datadir: Path, traffic: bool, base_port: int | None = None) -> int:
-    """Start `count` nodes, print their addresses, run until Ctrl-C; exit code."""
+def run_devnet(
+    count: int,
+    datadir: Path,
+    traffic: bool,
+    base_port: int | None = None,
+    network_file: Path | None = None,
+) -> int:
+    """Start `count` nodes, print their addresses, run until Ctrl-C; exit code.
+
+    `network_file`: run that file network instead of devnet (NetworkFileError when invalid).
+    """
+    params = DEVNET
+    if network_file is not None:
+        from .config import load_network_file
+
+        params = load_network_file(network_file).params
     datadir.mkdir(parents=True, exist_ok=True)
-    base = free_port_block(2 * count, base_port or DEVNET.p2p_port)
+    base = free_port_block(2 * count, base_port or params.p2p_port)
     known = _load_keys(datadir)
     nodes: list[DevnetNode] = []
     for i in range(count):
         p2p, api = base + 2 * i, base + 2 * i + 1
         connect = [f"127.0.0.1:{n.p2p_port}" for n in nodes]
         secret = known[i] if i < len(known) else secrets.token_bytes(32)
-        nodes.append(DevnetNode(i, datadir / f"node{i}", p2p, api, secret, connect))
+        node = DevnetNode(i, datadir / f"node{i}", p2p, api, secret, connect)
+        node.params, node.network_file = params, network_file
+        nodes.append(node)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         for node in nodes:
@@ -236,9 +265,10 @@ def run_devnet(count: int, datadir: Path, traffic: bool, base_port: int | None =
             print(f"node{node.index}: explorer/API {node.api_url}/  (docs {node.api_url}/docs)")
             print(f"       p2p ws://127.0.0.1:{node.p2p_port}/  token {node.datadir / COOKIE_NAME}")
             print(f"       miner {node.address}  log {node.datadir / 'node.log'}")
-        print(f"keys (devnet play money): {_save_keys(datadir, nodes)}")
-        faucet = encode_address(DEVNET.hrp, xonly_pubkey(DEVNET_FAUCET_SECRET))
-        print(f"faucet {faucet}: `powchain faucet ADDRESS --network devnet --node URL`")
+        print(f"keys ({params.name} miners): {_save_keys(datadir, nodes)}")
+        if params == DEVNET:
+            faucet = encode_address(DEVNET.hrp, xonly_pubkey(DEVNET_FAUCET_SECRET))
+            print(f"faucet {faucet}: `powchain faucet ADDRESS --network devnet --node URL`")
         print("Ctrl-C stops the devnet.", flush=True)
         _loop(nodes, traffic)
     except KeyboardInterrupt:
