@@ -230,9 +230,9 @@ async def wall(request: Request, before: int | None = Query(None, ge=1)) -> HTML
     return _render_wall(request, before)
 
 
-def _render_wall(
-    request: Request, before: int | None = None, status: int = 200, **form: Any
-) -> HTMLResponse:
+def _render_wall(request: Request, before: int | None = None, **form: Any) -> HTMLResponse:
+    """The wall; `form` echoes a failed form's fields and `error` (shown with status 200, as
+    form frameworks do, so the browser reports no failed load for a typo)."""
     node = _node(request)
     records = node.posts(before, PAGE)
     posts = [
@@ -254,13 +254,13 @@ def _render_wall(
     return _render(
         request,
         "wall.html",
-        status,
         posts=posts,
         older=older,
         wallet=wallet,
         balance=balance,
         faucet=bool(node.params.genesis_allocations) and node.params.name == "devnet",
         form=form,
+        refresh_url="/posts" if form else None,
     )
 
 
@@ -283,7 +283,7 @@ async def write_post(request: Request) -> Response:
     form = await _form(request)
     text = form.get("text", "")
     if not text.strip():
-        return _render_wall(request, None, 400, error="write some text first", text=text)
+        return _render_wall(request, None, error="write some text first", text=text)
 
     def send(wallet: NodeWallet, passphrase: str) -> bytes:
         return wallet.post(passphrase, text)
@@ -299,7 +299,7 @@ async def pay(request: Request) -> Response:
         recipient = decode_address(form.get("to", "").strip(), node.params.hrp)
         units = parse_coins(form.get("amount", "").strip())
     except (AddressError, ValueError) as exc:
-        return _render_wall(request, None, 400, error=f"payment: {exc}", **form)
+        return _render_wall(request, None, error=f"payment: {exc}", **form)
 
     def send(wallet: NodeWallet, passphrase: str) -> bytes:
         return wallet.pay(passphrase, recipient, units)
@@ -315,17 +315,17 @@ async def faucet(request: Request) -> Response:
 
 def _wallet_action(request: Request, form: dict[str, str], send: Any, **echo: Any) -> Response:
     """Check the admin token, run `send(wallet, passphrase)`, land on the new transaction's
-    page (303); on failure show the wall again with the reason (4xx)."""
+    page (303); on failure show the wall again with the reason."""
     if not _token_ok(request, form.get("token", "")):
-        return _render_wall(request, None, 401, error="wrong admin token (see api.cookie)", **echo)
+        return _render_wall(request, None, error="wrong admin token (see api.cookie)", **echo)
     try:
         txid = send(_wallet(request), form.get("passphrase", ""))
     except WalletDisabled as exc:
-        return _render_wall(request, None, 403, error=str(exc), **echo)
+        return _render_wall(request, None, error=str(exc), **echo)
     except (KeystoreError, ValueError) as exc:
-        return _render_wall(request, None, 400, error=f"wallet: {exc}", **echo)
+        return _render_wall(request, None, error=f"wallet: {exc}", **echo)
     except Rejected as exc:
-        return _render_wall(request, None, 422, error=f"rejected: {exc.reason}", **echo)
+        return _render_wall(request, None, error=f"rejected: {exc.reason}", **echo)
     return RedirectResponse(f"/tx/{hash_to_hex(txid)}", status_code=303)
 
 

@@ -1,6 +1,7 @@
 // powchain explorer: local times, and live regions refreshed from /api/v1/events.
 // A region is an element with an id and data-live="block tx reorg": when one of those events
 // arrives, the page is fetched again and the region replaced (never while it has the focus).
+// A page shown as the answer to a form (POST) names its GET address in data-refresh-url.
 "use strict";
 (function () {
   function localTimes(root) {
@@ -26,7 +27,7 @@
       });
     if (!regions.length) return;
     busy = true;
-    fetch(location.href, { headers: { "X-Explorer-Refresh": "1" } })
+    fetch(document.body.getAttribute("data-refresh-url") || location.href, { headers: { "X-Explorer-Refresh": "1" } })
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) {
         if (html === null) return;
@@ -50,7 +51,12 @@
     var status = document.getElementById("live-status");
     if (!window.EventSource) { if (status) status.textContent = "live updates: unsupported"; return; }
     var source = new EventSource("/api/v1/events");
-    source.onopen = function () { if (status) status.textContent = "live updates: on"; };
+    source.onopen = function () {
+      if (status) status.textContent = "live updates: on";
+      // events sent before the stream opened (or while it was down) are lost: catch up once
+      pending = { block: true, tx: true, reorg: true };
+      schedule();
+    };
     source.onerror = function () { if (status) status.textContent = "live updates: reconnecting…"; };
     ["block", "tx", "reorg"].forEach(function (kind) {
       source.addEventListener(kind, function () { pending[kind] = true; schedule(); });
