@@ -222,6 +222,7 @@ def create_network(
         check_params,
         from_document,
         new_params,
+        parse_seeds,
         to_document,
     )
 
@@ -229,6 +230,7 @@ def create_network(
     chain_id, magic = 0, b""
     while chain_id in builtin or magic in builtin or chain_id == 0:
         chain_id, magic = secrets.randbits(32), secrets.token_bytes(4)
+    parse_seeds(list(seeds))  # every check before the mining
     params = new_params(name, chain_id, magic, int(time.time()), **values)
     decoded = []
     for address, units in allocations:

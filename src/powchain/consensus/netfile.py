@@ -39,6 +39,7 @@ __all__ = [
     "genesis_bits_for",
     "genesis_message_for",
     "check_params",
+    "parse_seeds",
     "total_subsidy",
     "max_supply",
     "to_document",
@@ -368,10 +369,13 @@ def _table(doc: Mapping[str, object], key: str, expected: Sequence[str]) -> Mapp
     return table
 
 
+_KINDS = {int: "an integer", str: "a string", bool: "true or false"}
+
+
 def _typed(table: Mapping[str, Any], section: str, key: str, kind: type) -> Any:
     value = table[key]
     if type(value) is not kind:  # bool is an int subclass: compare exact types
-        raise NetworkFileError(f"{section}.{key} must be a {kind.__name__}, not {value!r}")
+        raise NetworkFileError(f"{section}.{key} must be {_KINDS[kind]}, not {value!r}")
     return value
 
 
@@ -385,7 +389,8 @@ def _magic(text: str) -> bytes:
     return magic
 
 
-def _seeds(value: object) -> tuple[str, ...]:
+def parse_seeds(value: object) -> tuple[str, ...]:
+    """The seeds of a file (a list of "host:port" strings); NetworkFileError otherwise."""
     if not isinstance(value, list) or len(value) > MAX_SEEDS:
         raise NetworkFileError(f"network.seeds must be a list of at most {MAX_SEEDS} HOST:PORT")
     for seed in value:
@@ -434,7 +439,8 @@ def from_document(doc: Mapping[str, object]) -> NetworkFile:
     message = _typed(genesis, "genesis", "message", str)
     values["genesis_message"] = message.encode("utf-8")
     values["genesis_hash_hex"] = _typed(genesis, "genesis", "hash", str)
+    _check_identity(ChainParams(**values))  # the hrp first: allocations are decoded with it
     values["genesis_allocations"] = _allocations(genesis["allocations"], values["hrp"])
     params = ChainParams(**values)
     check_params(params)
-    return NetworkFile(params, _seeds(network["seeds"]))
+    return NetworkFile(params, parse_seeds(network["seeds"]))
