@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint unit functional bench soak clean fmt
+.PHONY: run test lint unit functional bench soak clean fmt browser
 
 $(STAMP): pyproject.toml setup.py src/powchain/node/_powkernel.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy --strict src/powchain/core src/powchain/consensus src/powchain/policy
 
-test: lint
+test: lint browser
 	$(BIN)/python -m pytest -m "not soak" -q
+
+# Debian's Chromium for the explorer's browser tests (Playwright drives /usr/bin/chromium).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	test -x /usr/bin/chromium || ($(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit tests/integration -q

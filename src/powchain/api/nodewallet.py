@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..core.keys import decode_address, xonly_pubkey
+from ..core.keys import xonly_pubkey
 from ..core.params import DEVNET_FAUCET_SECRET
 from ..core.transaction import Transaction
 from ..policy.fees import min_relay_fee
@@ -124,15 +124,11 @@ class NodeWallet:
         key = self.unlock(passphrase)
         return self._submit(self._transfer(key.secret, recipient, amount))
 
-    def faucet(self) -> bytes:
-        """Devnet only: pay FAUCET_AMOUNT from the published faucet key to this wallet; txid."""
-        if not self.enabled:
-            raise WalletDisabled(self.disabled_reason)
-        address = self.address
-        if address is None:
-            raise KeystoreError("use the wallet once (post or pay) to create it first")
-        recipient = decode_address(address, self.node.params.hrp)
-        return self._submit(self._transfer(DEVNET_FAUCET_SECRET, recipient, FAUCET_AMOUNT))
+    def faucet(self, passphrase: str) -> bytes:
+        """Devnet only: pay FAUCET_AMOUNT from the published faucet key to this wallet (created
+        on first use); txid. Raises as `unlock`, Rejected."""
+        key = self.unlock(passphrase)
+        return self._submit(self._transfer(DEVNET_FAUCET_SECRET, key.pubkey, FAUCET_AMOUNT))
 
     def _transfer(self, secret: bytes, recipient: bytes, amount: int) -> Transaction:
         nonce = self.node.account_info(xonly_pubkey(secret)).next_nonce

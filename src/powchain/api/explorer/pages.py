@@ -310,7 +310,9 @@ async def pay(request: Request) -> Response:
 @router.post("/posts/faucet", response_class=HTMLResponse)
 async def faucet(request: Request) -> Response:
     form = await _form(request)
-    return _wallet_action(request, form, lambda wallet, _p: wallet.faucet())
+    if not _node(request).params.genesis_allocations:
+        return _render_wall(request, None, error="this network has no faucet")
+    return _wallet_action(request, form, lambda wallet, passphrase: wallet.faucet(passphrase))
 
 
 def _wallet_action(request: Request, form: dict[str, str], send: Any, **echo: Any) -> Response:

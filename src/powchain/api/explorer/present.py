@@ -115,6 +115,8 @@ def chart_data(node: Any, count: int = 200) -> tuple[Series, Series]:
         entries.append(entry)
         entry = entry.prev
     entries.reverse()
+    # the genesis block's time is fixed in code, long before block 1: no interval to it
+    entries = [e for e in entries if e.height > 0] or entries
     intervals = [float(b.time - a.time) for a, b in zip(entries, entries[1:], strict=False)]
     limit = node.params.pow_limit_bits
     difficulty = [difficulty_of(e.bits, limit) for e in entries[1:]]
