@@ -83,10 +83,16 @@ class StateOverlay:
         self._base = base
         self._writes: dict[bytes, AccountState] = {}
         self._before: dict[bytes, AccountState] = {}
+        self._reads: dict[bytes, AccountState] = {}  # base values already read (one read each)
 
     def get_account(self, pubkey: bytes) -> AccountState:
         acc = self._writes.get(pubkey)
-        return acc if acc is not None else self._base.get_account(pubkey)
+        if acc is not None:
+            return acc
+        acc = self._reads.get(pubkey)
+        if acc is None:
+            acc = self._reads[pubkey] = self._base.get_account(pubkey)
+        return acc
 
     def get_coinbase(self, height: int) -> tuple[bytes, int] | None:
         return self._base.get_coinbase(height)

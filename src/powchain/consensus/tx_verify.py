@@ -6,12 +6,10 @@ equals the sender's count of earlier confirmed transactions.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from ..core.transaction import Transaction
 from ..core.units import MAX_MONEY
 from .errors import Kind, Rejected
-from .state import StateOverlay
+from .state import AccountState, StateOverlay
 
 __all__ = ["apply_transaction", "credit"]
 
@@ -36,7 +34,7 @@ def apply_transaction(tx: Transaction, view: StateOverlay) -> None:
             f"sender holds {sender.balance} units, needs {cost}",
         )
     view.set_account(
-        tx.sender, replace(sender, balance=sender.balance - cost, nonce=sender.nonce + 1)
+        tx.sender, AccountState(sender.balance - cost, sender.nonce + 1, sender.immature)
     )
     credit(view, tx.recipient, tx.amount)
 
@@ -50,10 +48,10 @@ def credit(view: StateOverlay, pubkey: bytes, amount: int, *, immature: bool = F
         return
     acc = view.get_account(pubkey)
     if immature:
-        new = replace(acc, immature=acc.immature + amount)
+        new = AccountState(acc.balance, acc.nonce, acc.immature + amount)
         total = new.immature
     else:
-        new = replace(acc, balance=acc.balance + amount)
+        new = AccountState(acc.balance + amount, acc.nonce, acc.immature)
         total = new.balance
     if total > MAX_MONEY:
         raise Rejected(Kind.CONSENSUS, "bad-amount", "an account would exceed MAX_MONEY")

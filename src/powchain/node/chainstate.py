@@ -103,6 +103,7 @@ class ChainState:
         self.best_header: IndexEntry | None = None
         self.connect_count = 0  # blocks connected by this process (tests: restart replays none)
         self.verifier: SignatureVerifier | None = None  # signature checks in worker processes
+        self._just_stored: dict[bytes, Block] = {}  # parsed bodies of store_block, until activation
 
     # -- loading -------------------------------------------------------------------------
 
@@ -300,9 +301,12 @@ class ChainState:
             entry.seq,
         )
 
-    def store_block(self, entry: IndexEntry, raw: bytes) -> None:
-        """Persist the body of an indexed block and make it (and waiting children) candidates."""
+    def store_block(self, entry: IndexEntry, raw: bytes, block: Block | None = None) -> None:
+        """Persist the body of an indexed block and make it (and waiting children) candidates.
+        `block`, the parsed body, saves reading and parsing it again when it connects next."""
         store.put_block(self.db, entry.hash, raw)
+        if block is not None:
+            self._just_stored[entry.hash] = block
         entry.has_data = True
         if entry.prev is not None and not entry.prev.chain_has_data:
             return
@@ -360,7 +364,7 @@ class ChainState:
                 path.append(walk)
                 walk = walk.prev
             for entry in reversed(path):
-                block = self.read_block(entry.hash)
+                block = self._just_stored.pop(entry.hash, None) or self.read_block(entry.hash)
                 if block is None:  # pragma: no cover - chain_has_data guarantees the body
                     raise RuntimeError("candidate block body missing")
                 try:
@@ -372,6 +376,7 @@ class ChainState:
                 result.steps.append(("connect", block, entry.height))
         tip_work = self.tip.chainwork
         self._candidates = {e for e in self._candidates if e.chainwork >= tip_work}
+        self._just_stored.clear()  # bodies not connected now are read from storage later
         return result
 
     def _connect_tip(self, entry: IndexEntry, block: Block) -> None:
@@ -379,8 +384,10 @@ class ChainState:
         height = entry.height
         # large blocks: workers verify the signatures while the state rules run here
         pending = self.verifier.start(block.txs[1:]) if self.verifier is not None else None
+        view = SqliteStateView(self.db)
+        view.prefetch(key for tx in block.txs for key in (tx.sender, tx.recipient))
         overlay, _fees = connect_block(
-            block, height, SqliteStateView(self.db), self.params, check_signatures=pending is None
+            block, height, view, self.params, check_signatures=pending is None
         )
         if pending is not None:
             pending.check()

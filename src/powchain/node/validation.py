@@ -64,7 +64,7 @@ def accept_block(
     raw = block.serialize()
     check_block(block, chainstate.params, size=len(raw))
     entry, new_header = chainstate.accept_header(block.header, now, pow_checked=True)
-    chainstate.store_block(entry, raw)
+    chainstate.store_block(entry, raw, block)
     return entry, new_header, chainstate.activate_best_chain()
 
 

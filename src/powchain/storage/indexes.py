@@ -60,27 +60,30 @@ class PostRecord:
 def index_block(db: Database, block: Block, height: int) -> None:
     """Add every transaction of `block` (active at `height`) to the indexes."""
     block_hash = block.hash
+    located, history, posted = [], [], []  # one batched statement per table
     for pos, tx in enumerate(block.txs):
         txid = tx.txid
-        db.execute(
-            "INSERT OR REPLACE INTO tx_index (txid, block_hash, height, pos) VALUES (?, ?, ?, ?)",
-            (txid, block_hash, height, pos),
-        )
-        rows = [(tx.recipient, height, pos, IN, txid)]
+        located.append((txid, block_hash, height, pos))
+        history.append((tx.recipient, height, pos, IN, txid))
         if not tx.is_coinbase:
-            rows.append((tx.sender, height, pos, OUT, txid))
-        db.executemany(
-            "INSERT OR REPLACE INTO address_history (address, height, pos, direction, txid) "
-            "VALUES (?, ?, ?, ?, ?)",
-            rows,
-        )
+            history.append((tx.sender, height, pos, OUT, txid))
         text = None if tx.is_coinbase else post_text(tx.data)
         if text is not None:
-            db.execute(
-                "INSERT OR REPLACE INTO posts (height, pos, txid, author, text, time) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (height, pos, txid, tx.sender, text, block.header.time),
-            )
+            posted.append((height, pos, txid, tx.sender, text, block.header.time))
+    db.executemany(
+        "INSERT OR REPLACE INTO tx_index (txid, block_hash, height, pos) VALUES (?, ?, ?, ?)",
+        located,
+    )
+    db.executemany(
+        "INSERT OR REPLACE INTO address_history (address, height, pos, direction, txid) "
+        "VALUES (?, ?, ?, ?, ?)",
+        history,
+    )
+    db.executemany(
+        "INSERT OR REPLACE INTO posts (height, pos, txid, author, text, time) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        posted,
+    )
 
 
 def unindex_block(db: Database, height: int) -> None:

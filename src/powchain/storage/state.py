@@ -14,14 +14,37 @@ from .db import Database
 
 __all__ = ["SqliteStateView", "write_accounts", "put_coinbase", "delete_coinbase"]
 
+PREFETCH_BATCH = 500
+"""Keys per `IN (...)` query (below SQLite's oldest bound of 999 parameters)."""
+
 
 class SqliteStateView:
     """Read-only view of the stored state (see `consensus.state.StateView`)."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._prefetched: dict[bytes, AccountState] = {}
+
+    def prefetch(self, pubkeys: Iterable[bytes]) -> None:
+        """Read these accounts in a few batched queries (a block's senders and recipients);
+        valid until the state changes, so use a fresh view per block."""
+        keys = list(dict.fromkeys(pubkeys))
+        for i in range(0, len(keys), PREFETCH_BATCH):
+            chunk = keys[i : i + PREFETCH_BATCH]
+            for key in chunk:
+                self._prefetched[key] = EMPTY_ACCOUNT
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.query(
+                f"SELECT pubkey, balance, nonce, immature FROM accounts WHERE pubkey IN ({marks})",
+                chunk,
+            )
+            for row in rows:
+                self._prefetched[bytes(row[0])] = AccountState(row[1], row[2], row[3])
 
     def get_account(self, pubkey: bytes) -> AccountState:
+        known = self._prefetched.get(pubkey)
+        if known is not None:
+            return known
         row = self._db.query_one(
             "SELECT balance, nonce, immature FROM accounts WHERE pubkey = ?", (pubkey,)
         )
@@ -36,15 +59,18 @@ class SqliteStateView:
 
 def write_accounts(db: Database, changes: Iterable[tuple[bytes, AccountState]]) -> None:
     """Store each account's new state; an empty account deletes its row."""
-    for pubkey, acc in changes:
+    deletes: list[tuple[bytes]] = []
+    upserts: list[tuple[bytes, int, int, int]] = []
+    for pubkey, acc in changes:  # each key once, so the two batches commute
         if acc.is_empty:
-            db.execute("DELETE FROM accounts WHERE pubkey = ?", (pubkey,))
+            deletes.append((pubkey,))
         else:
-            db.execute(
-                "INSERT OR REPLACE INTO accounts (pubkey, balance, nonce, immature) "
-                "VALUES (?, ?, ?, ?)",
-                (pubkey, acc.balance, acc.nonce, acc.immature),
-            )
+            upserts.append((pubkey, acc.balance, acc.nonce, acc.immature))
+    db.executemany("DELETE FROM accounts WHERE pubkey = ?", deletes)
+    db.executemany(
+        "INSERT OR REPLACE INTO accounts (pubkey, balance, nonce, immature) VALUES (?, ?, ?, ?)",
+        upserts,
+    )
 
 
 def put_coinbase(db: Database, height: int, recipient: bytes, amount: int) -> None:
