@@ -47,6 +47,8 @@ BACKOFF_MAX = 300.0
 MAX_REFUSED_SHOWN = 50
 REQUEST_INTERVAL = 2.0
 """Seconds between sweeps that hand missing block bodies to peers with free slots."""
+FUTURE_RETRY = 10.0
+"""Seconds before asking a peer again for headers we refused only for being in the future."""
 
 
 def parse_hostport(text: str, default_port: int) -> tuple[str, int]:
@@ -105,6 +107,7 @@ class PeerManager:
         # txids rejected since the last tip change: not downloaded again (Core: recentRejects)
         self._rejected_txs = KnownSet(20_000)
         self._last_request = 0.0
+        self._future_retry: set[int] = set()  # id(peer) with a headers retry scheduled
         self._handlers: dict[type, Callable[[Peer, Any], Any]] = {
             m.Version: self._on_late_handshake,
             m.Verack: self._on_late_handshake,
@@ -509,8 +512,25 @@ class PeerManager:
             raise Misbehaving(f"invalid-{what}: {exc.reason}")
         if exc.kind is Kind.MISSING_PARENT:
             self._send_getheaders(peer, tuple(self.node.block_locator()))
+        elif exc.kind is Kind.TIME_FUTURE:
+            self._retry_future(peer)
         else:
             log.debug("%s from %s not accepted: %r", what, peer.address, exc)
+
+    def _retry_future(self, peer: Peer) -> None:
+        """Ask `peer` for headers again in FUTURE_RETRY s: a block refused only for its future
+        time is not remembered (SPEC §4) and becomes valid as our clock advances, but its peer
+        may never announce it again (the tip of a skewed miner)."""
+        if id(peer) in self._future_retry:
+            return
+        self._future_retry.add(id(peer))
+
+        def fire() -> None:
+            self._future_retry.discard(id(peer))
+            if peer in self.peers and peer.ready and not peer.closing:
+                self._send_getheaders(peer, tuple(self.node.block_locator()))
+
+        asyncio.get_running_loop().call_later(FUTURE_RETRY, fire)
 
     async def _on_tx(self, peer: Peer, message: m.TxMsg) -> None:
         tx = message.tx
