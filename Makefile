@@ -36,7 +36,10 @@ functional: $(STAMP)
 	$(BIN)/python -m pytest tests/functional -q
 
 soak: $(STAMP)
-	$(BIN)/python -m pytest -m soak -q
+	command -v ip >/dev/null || (apt-get update -q && apt-get install -y -q iproute2) || true
+	rm -f /tmp/powchain-soak-report.jsonl
+	status=0; $(BIN)/python -m pytest -m soak -q -s || status=$$?; \
+	$(BIN)/python -m tests.soak.report; exit $$status
 
 fmt: $(STAMP)
 	$(BIN)/ruff format src tests
