@@ -70,10 +70,13 @@ def add_file_node(
     return node
 
 
-def add_command_node(framework: TestFramework, command: list[str], **ports: int) -> NodeProcess:
-    """A node running `powchain COMMAND...`; `ports`: its p2p_port and api_port."""
+def add_command_node(
+    framework: TestFramework, command: list[str], datadir: Path, **ports: int
+) -> NodeProcess:
+    """A node running `powchain COMMAND...` whose --datadir is `datadir`; `ports`: its
+    p2p_port and api_port (where the framework's client finds it)."""
     index = len(framework.nodes)
-    node = CommandNodeProcess(index, framework.tmp_path / f"node{index}", command=command, **ports)
+    node = CommandNodeProcess(index, datadir, command=command, **ports)
     framework.nodes.append(node)
     node.start()
     return node
