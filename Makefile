@@ -17,8 +17,8 @@ run: $(STAMP)
 	$(BIN)/powchain devnet --nodes 3 --traffic
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy --strict src/powchain/core src/powchain/consensus src/powchain/policy
 
 test: lint browser
@@ -34,6 +34,11 @@ unit: $(STAMP)
 
 functional: $(STAMP)
 	$(BIN)/python -m pytest tests/functional -q
+
+# Benchmarks B1-B10 (issue 4): one table of ratios against bounds measured in the same run,
+# JSON in test-output/bench.json. Not part of `make test` (a smoke run of it is).
+bench: $(STAMP)
+	$(BIN)/python -m bench
 
 soak: $(STAMP)
 	command -v ip >/dev/null || (apt-get update -q && apt-get install -y -q iproute2) || true

@@ -1,0 +1,80 @@
+"""`python -m bench [--smoke] [--only B1,B3] [--json PATH]`: run the benchmarks, print the
+table, write JSON. `--smoke` runs every benchmark at tiny sizes (the table's targets are then
+meaningless: `make test` runs it so the harness cannot rot)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from powchain.node import powsearch
+
+from . import b_api, b_connect, b_memory, b_mining
+from .data import Data
+from .harness import Row, not_run, print_table, write_json
+
+SUITES: list[tuple[str, str, Callable[[Data], list[Row]]]] = [
+    ("B1,B2", "miner nonce rate", lambda d: b_mining.run(d.smoke)),
+    ("B3,B4,B10a", "block connect", b_connect.run),
+    ("B6", "REST mempool acceptance", b_api.run),
+    ("B9", "node memory", b_memory.run),
+]
+NOT_BUILT = [
+    ("B5", "initial sync of 1,000 blocks over loopback"),
+    ("B7", "block relay over a five-node line"),
+    ("B8", "transaction relay over a five-node mesh"),
+    ("B10b", "sync cost per tx, 1,000 vs 5,000 blocks"),
+]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, no meaningful targets")
+    parser.add_argument("--only", default="", help="comma-separated names, e.g. B1,B6")
+    parser.add_argument("--json", default="test-output/bench.json", type=Path)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    only = {x.strip() for x in args.only.split(",") if x.strip()}
+    rows: list[Row] = []
+    started = time.perf_counter()
+    failed = False
+    with tempfile.TemporaryDirectory(prefix="powchain-bench-") as tmp:
+        data = Data(Path(tmp), args.smoke)
+        for names, what, fn in SUITES:
+            if only and not only & set(names.split(",")):
+                continue
+            t0 = time.perf_counter()
+            try:
+                rows += fn(data)
+            except Exception as exc:  # a failing benchmark is a row, the others still run
+                traceback.print_exc()
+                rows.append(not_run(names, what, f"failed: {exc!r}"))
+                failed = True
+            print(f"[{names} done in {time.perf_counter() - t0:.0f} s]", flush=True)
+    for name, what in NOT_BUILT:
+        if not only or name in only:
+            rows.append(not_run(name, what, "not built yet (see README, Performance)"))
+    print()
+    print_table(rows)
+    meta = {
+        "smoke": args.smoke,
+        "seconds": round(time.perf_counter() - started, 1),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "miner_backend": powsearch.backend(),
+        "loadavg": os.getloadavg(),
+    }
+    write_json(rows, args.json, meta)
+    print(f"\n{meta['seconds']} s; JSON in {args.json}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

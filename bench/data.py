@@ -1,0 +1,61 @@
+"""Chains shared by the benchmarks of one run, built once on first use.
+
+`small`: `senders` funded signers, then `blocks` blocks in which each pays a new account.
+`big`: the same after `existing` more funded accounts (B10, B9). Each maker's datadir stays
+on disk for the run so node processes can start from a copy of it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .chain import Signer, payment_chain
+
+
+@dataclass
+class Chain:
+    raw: list[bytes]  # every block after genesis, in order
+    first_payment: int  # index in `raw` of the first payment block
+    datadir: Path  # the maker's node datadir, at the tip of `raw`
+    senders: list[Signer]
+
+    def copy_datadir(self, dest: Path) -> Path:
+        shutil.copytree(self.datadir, dest)
+        return dest
+
+
+@dataclass
+class Data:
+    root: Path
+    smoke: bool
+    _cache: dict[str, Chain] = field(default_factory=dict)
+
+    @property
+    def senders(self) -> int:
+        return 300 if self.smoke else 5_000
+
+    @property
+    def blocks(self) -> int:
+        return 2 if self.smoke else 3
+
+    @property
+    def existing(self) -> int:
+        return 2_000 if self.smoke else 100_000
+
+    def _chain(self, name: str, existing: int) -> Chain:
+        if name not in self._cache:
+            datadir = self.root / f"maker-{name}"
+            raw, first = payment_chain(datadir, self.senders, self.blocks, existing)
+            signers = [Signer(f"s{i}") for i in range(self.senders)]
+            self._cache[name] = Chain(raw, first, datadir, signers)
+        return self._cache[name]
+
+    @property
+    def small(self) -> Chain:
+        return self._chain("small", 0)
+
+    @property
+    def big(self) -> Chain:
+        return self._chain("big", self.existing)

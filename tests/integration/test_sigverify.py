@@ -1,0 +1,77 @@
+"""Signatures of large blocks checked in worker processes: same verdicts as inline checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from powchain.consensus.errors import Rejected
+from powchain.core.transaction import Transaction
+from powchain.core.units import COIN
+from powchain.node.chainstate import ChainState
+from powchain.node.sigverify import SignatureVerifier, verify_packed
+
+from .chainbuilder import ALICE, MINER, ChainBuilder
+from .test_chainstate import MATURITY, balance, feed, open_chainstate
+
+
+@pytest.fixture
+def verifier() -> Iterator[SignatureVerifier]:
+    v = SignatureVerifier(1, min_batch=1)  # every block goes to the worker
+    yield v
+    v.close()
+
+
+@pytest.fixture
+def cs(tmp_path: Path, verifier: SignatureVerifier) -> ChainState:
+    state = open_chainstate(tmp_path / "node")
+    state.verifier = verifier
+    return state
+
+
+def payments(n: int, bad_at: int | None = None) -> list[Transaction]:
+    txs = [MINER.transfer(ALICE.pub, COIN, fee=1_000, nonce=i) for i in range(n)]
+    if bad_at is not None:
+        sig = bytearray(txs[bad_at].signature)
+        sig[5] ^= 1
+        txs[bad_at] = txs[bad_at].with_signature(bytes(sig))
+    return txs
+
+
+def test_worker_checked_block_connects(cs: ChainState) -> None:
+    builder = ChainBuilder()
+    base = builder.chain(MATURITY + 1)
+    feed(cs, base)
+    block = builder.block(base[-1], payments(6))
+    feed(cs, [block])
+    assert cs.tip.hash == block.hash
+    assert balance(cs, ALICE.pub) == (6 * COIN, 0, 0)
+
+
+def test_a_bad_signature_found_by_a_worker_rejects_the_block(cs: ChainState) -> None:
+    builder = ChainBuilder()
+    base = builder.chain(MATURITY + 1)
+    feed(cs, base)
+    before = cs.db.query("SELECT * FROM accounts ORDER BY 1")
+    block = builder.block(base[-1], payments(6, bad_at=4))
+    with pytest.raises(Rejected) as info:
+        feed(cs, [block])
+    assert info.value.reason == "bad-signature"
+    assert cs.tip.hash == base[-1].hash
+    assert cs.db.query("SELECT * FROM accounts ORDER BY 1") == before  # nothing written
+
+
+def test_verify_packed_names_the_first_bad_record() -> None:
+    txs = payments(3, bad_at=1)
+    packed = b"".join(tx.sender + tx.sighash() + tx.signature for tx in txs)
+    assert verify_packed(packed) == 1
+    assert verify_packed(packed[:128]) == -1
+    assert verify_packed(b"") == -1
+
+
+def test_small_batches_stay_inline() -> None:
+    v = SignatureVerifier(1, min_batch=10)
+    assert v.start(payments(3)) is None
+    v.close()
