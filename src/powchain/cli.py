@@ -21,7 +21,7 @@ from .api.app import read_cookie
 from .config import NETWORK_FILE_ENV, default_api_url, resolve_datadir
 from .consensus.netfile import NetworkFile, NetworkFileError
 from .core.hashing import hex_to_hash
-from .core.keys import AddressError, decode_address
+from .core.keys import AddressError, decode_address, encode_address
 from .core.params import DEVNET, DEVNET_FAUCET_SECRET, NETWORKS, ChainParams
 from .core.units import format_coins, parse_coins
 from .wallet.builder import build_post, build_transfer, suggest_fee, tx_size
@@ -681,6 +681,8 @@ def create_network(
         f"blocks every {p.target_spacing} s, {len(p.genesis_allocations)} allocation(s) of "
         f"{format_coins(total)} coins in total"
     )
+    for key, amount in p.genesis_allocations:
+        click.echo(f"  allocation {encode_address(p.hrp, key)} {format_coins(amount)} coins")
     click.echo(f"next: copy {path} to every machine, then on each one:")
     click.echo(f"  powchain node --network-file {path.name} --mine --connect OTHER_HOST:{p2p_port}")
 

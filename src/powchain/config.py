@@ -212,7 +212,7 @@ def create_network(
     **values: Any,
 ) -> NetworkFile:
     """A new network: a fresh random chain id and magic, the genesis time now, the genesis
-    mined. `allocations`: (address under the network's hrp, units); `values`: ChainParams
+    mined. `allocations`: (address under any prefix, units); `values`: ChainParams
     overrides (see `consensus.netfile.new_params`). Raises NetworkFileError (bad values)."""
     import dataclasses
     import time
@@ -234,8 +234,11 @@ def create_network(
     params = new_params(name, chain_id, magic, int(time.time()), **values)
     decoded = []
     for address, units in allocations:
+        # any valid address names a key (the same key on every network): a wallet made before
+        # the network existed can be funded; the file stores it under the network's prefix
+        prefix = address.strip().lower().rpartition("1")[0]
         try:
-            decoded.append((decode_address(address, params.hrp), units))
+            decoded.append((decode_address(address, prefix or params.hrp), units))
         except ValueError as exc:
             raise NetworkFileError(f"--allocate {address}: {exc}") from exc
     params = dataclasses.replace(params, genesis_allocations=tuple(decoded))
