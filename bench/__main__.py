@@ -16,7 +16,7 @@ from pathlib import Path
 
 from powchain.node import powsearch
 
-from . import b_api, b_connect, b_memory, b_mining
+from . import b_api, b_connect, b_memory, b_mining, b_sync
 from .data import Data
 from .harness import Row, not_run, print_table, write_json
 
@@ -25,9 +25,9 @@ SUITES: list[tuple[str, str, Callable[[Data], list[Row]]]] = [
     ("B3,B4,B10a", "block connect", b_connect.run),
     ("B6", "REST mempool acceptance", b_api.run),
     ("B9", "node memory", b_memory.run),
+    ("B5", "initial sync over loopback", b_sync.run),
 ]
 NOT_BUILT = [
-    ("B5", "initial sync of 1,000 blocks over loopback"),
     ("B7", "block relay over a five-node line"),
     ("B8", "transaction relay over a five-node mesh"),
     ("B10b", "sync cost per tx, 1,000 vs 5,000 blocks"),

@@ -53,6 +53,24 @@ class Data:
         return self._cache[name]
 
     @property
+    def sync(self) -> Chain:
+        """B5: `sync_blocks` blocks of `sync_payments` payments each."""
+        name = "sync"
+        if name not in self._cache:
+            datadir = self.root / f"maker-{name}"
+            raw, first = payment_chain(datadir, self.sync_payments, self.sync_blocks, 0)
+            self._cache[name] = Chain(raw, first, datadir, [])
+        return self._cache[name]
+
+    @property
+    def sync_blocks(self) -> int:
+        return 3 if self.smoke else 100
+
+    @property
+    def sync_payments(self) -> int:
+        return 50 if self.smoke else 1_000
+
+    @property
     def small(self) -> Chain:
         return self._chain("small", 0)
 

@@ -52,6 +52,32 @@ class NodeProc:
     def status(self) -> dict[str, object]:
         return dict(httpx.get(self.url + "/api/v1/status", timeout=10).json())
 
+    def height(self) -> int:
+        return int(httpx.get(self.url + "/api/v1/status", timeout=10).json()["height"])
+
+    def connect(self, other: NodeProc) -> None:
+        """Admin POST /peers: dial `other`'s P2P port."""
+        token = (self.datadir / "api.cookie").read_text().strip()
+        resp = httpx.post(
+            self.url + "/api/v1/peers",
+            json={"address": f"127.0.0.1:{other.p2p_port}"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        resp.raise_for_status()
+
+    def wait_height(self, height: int, timeout: float, poll: float = 0.05) -> float:
+        """Seconds until the API reports `height` (RuntimeError after `timeout`)."""
+        start = time.perf_counter()
+        while time.perf_counter() - start < timeout:
+            try:
+                if self.height() >= height:
+                    return time.perf_counter() - start
+            except httpx.HTTPError:
+                pass
+            time.sleep(poll)
+        raise RuntimeError(f"height {height} not reached in {timeout} s")
+
     def rss_mb(self) -> float:
         """Resident set size of the node process (not its workers), MB."""
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-EXPECTED = {"B1", "B2", "B3", "B4", "B6", "B9a", "B9b", "B10a"}
+EXPECTED = {"B1", "B2", "B3", "B4", "B5", "B6", "B9a", "B9b", "B10a"}
 
 
 def test_every_benchmark_runs_at_smoke_size(tmp_path: Path) -> None:
@@ -31,7 +31,7 @@ def test_every_benchmark_runs_at_smoke_size(tmp_path: Path) -> None:
     for name in EXPECTED:
         value = rows[name]["value"]
         assert value == value and value > 0, (name, rows[name])  # a real, positive figure
-    for name in ("B1", "B2", "B3", "B4", "B6"):
+    for name in ("B1", "B2", "B3", "B4", "B5", "B6"):
         assert rows[name]["bound"] > 0 and rows[name]["ratio"] > 0
     assert report["meta"]["smoke"] is True
     assert "| B3 " in proc.stdout  # the table was printed
