@@ -16,7 +16,7 @@ from pathlib import Path
 
 from powchain.node import powsearch
 
-from . import b_api, b_connect, b_memory, b_mining, b_sync
+from . import b_api, b_connect, b_memory, b_mining, b_relay, b_sync
 from .data import Data
 from .harness import Row, not_run, print_table, write_json
 
@@ -26,10 +26,9 @@ SUITES: list[tuple[str, str, Callable[[Data], list[Row]]]] = [
     ("B6", "REST mempool acceptance", b_api.run),
     ("B9", "node memory", b_memory.run),
     ("B5", "initial sync over loopback", b_sync.run),
+    ("B7,B8", "block and transaction relay", b_relay.run),
 ]
 NOT_BUILT = [
-    ("B7", "block relay over a five-node line"),
-    ("B8", "transaction relay over a five-node mesh"),
     ("B10b", "sync cost per tx, 1,000 vs 5,000 blocks"),
 ]
 

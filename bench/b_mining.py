@@ -44,8 +44,8 @@ def _parallel_rate(pool: multiprocessing.pool.Pool, kind: str, n: int, procs: in
 
 
 def run(smoke: bool) -> list[Row]:
-    n = 20_000 if smoke else 3_000_000
-    rounds = 1 if smoke else 5
+    n = 20_000 if smoke else 1_000_000
+    rounds = 1 if smoke else 3
     backend = powsearch.backend()
     b1, bound1 = interleave(lambda: _search_rate(n), lambda: _bound_rate(n), rounds)
     rows = [

@@ -34,7 +34,7 @@ class Data:
 
     @property
     def senders(self) -> int:
-        return 300 if self.smoke else 5_000
+        return 100 if self.smoke else 5_000
 
     @property
     def blocks(self) -> int:

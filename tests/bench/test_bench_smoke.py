@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-EXPECTED = {"B1", "B2", "B3", "B4", "B5", "B6", "B9a", "B9b", "B10a"}
+EXPECTED = {"B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9a", "B9b", "B10a"}
 
 
 def test_every_benchmark_runs_at_smoke_size(tmp_path: Path) -> None:
@@ -30,7 +30,9 @@ def test_every_benchmark_runs_at_smoke_size(tmp_path: Path) -> None:
     assert set(rows) >= EXPECTED
     for name in EXPECTED:
         value = rows[name]["value"]
-        assert value == value and value > 0, (name, rows[name])  # a real, positive figure
+        assert value == value, (name, rows[name])  # a figure, not the NaN of a failed row
+        if name != "B7":  # B7 is relay time minus validation time: it may come out negative
+            assert value > 0, (name, rows[name])
     for name in ("B1", "B2", "B3", "B4", "B5", "B6"):
         assert rows[name]["bound"] > 0 and rows[name]["ratio"] > 0
     assert report["meta"]["smoke"] is True
