@@ -33,8 +33,10 @@ SCREENSHOTS = REPO_ROOT / "test-output" / "screenshots"
 EVENTS_PATH = "/api/v1/events"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one module. Not session-wide: Playwright's sync API keeps an event loop
+    running in this thread until it stops, which would break later asyncio tests."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
     from playwright.sync_api import sync_playwright
