@@ -9,6 +9,7 @@ blocks' (key, sighash, signature) triples, keys parsed beforehand.
 
 from __future__ import annotations
 
+import shutil
 import statistics
 import time
 from pathlib import Path
@@ -17,8 +18,8 @@ from coincurve.keys import PublicKeyXOnly
 
 from powchain.core.block import Block
 
-from .chain import open_node
-from .data import Data
+from .chain import funded_dir, open_node
+from .data import Chain, Data
 from .harness import Row
 
 
@@ -34,16 +35,16 @@ def verify_rate(raw_blocks: list[bytes]) -> float:
     return len(triples) / (time.perf_counter() - start)
 
 
-def connect_rate(raw: list[bytes], first: int, workdir: Path, processes: int) -> float:
-    """Median payments/s over the blocks raw[first:] on a fresh node."""
+def connect_rate(chain: Chain, workdir: Path, processes: int) -> float:
+    """Median payments/s over the payment blocks of `chain`, on a fresh node that starts from
+    a copy of the funded state."""
+    shutil.copytree(funded_dir(chain.datadir), workdir)
     node = open_node(workdir, verify_processes=processes)
     try:
         if node.chainstate.verifier is not None:
             node.chainstate.verifier.warm_up()
-        for block in raw[:first]:
-            node.process_block(Block.parse(block))
         rates = []
-        for block in raw[first:]:
+        for block in chain.raw[chain.first_payment :]:
             start = time.perf_counter()
             parsed = Block.parse(block)
             node.process_block(parsed)
@@ -55,14 +56,14 @@ def connect_rate(raw: list[bytes], first: int, workdir: Path, processes: int) ->
 
 def run(data: Data) -> list[Row]:
     root = data.root
-    raw, first = data.small.raw, data.small.first_payment
-    bound = verify_rate(raw[first:])
-    b3 = connect_rate(raw, first, root / "b3", 0)
-    b4 = connect_rate(raw, first, root / "b4", 2)
-    bound = statistics.mean([bound, verify_rate(raw[first:])])
-    big = data.big
-    b3_small = connect_rate(raw, first, root / "b10-small", 0)
-    b3_big = connect_rate(big.raw, big.first_payment, root / "b10-big", 0)
+    small, big = data.small, data.big
+    payments = small.raw[small.first_payment :]
+    bound = verify_rate(payments)
+    b3 = connect_rate(small, root / "b3", 0)
+    b4 = connect_rate(small, root / "b4", 2)
+    bound = statistics.mean([bound, verify_rate(payments)])
+    b3_small = connect_rate(small, root / "b10-small", 0)
+    b3_big = connect_rate(big, root / "b10-big", 0)
     n = data.senders
     return [
         Row(

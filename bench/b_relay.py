@@ -91,8 +91,8 @@ def _network(data: Data, name: str, links: list[tuple[int, int]]) -> list[NodePr
         degree = [sum(1 for link in links if i in link) for i in range(len(nodes))]
         _wait(lambda: all(_peer_count(n) >= d for n, d in zip(nodes, degree, strict=True)), 60)
     except BaseException:
-        for n in nodes:
-            n.stop()
+        for node in nodes:
+            node.stop()
         raise
     return nodes
 
@@ -128,8 +128,8 @@ def b8(data: Data) -> Row:
     finally:
         for w in watchers:
             w.close()
-        for n in nodes:
-            n.stop()
+        for node in nodes:
+            node.stop()
     return Row(
         "B8",
         f"tx relay, {n}-node mesh, {count:,} txs at 100/s, p95",
@@ -196,8 +196,8 @@ def b7(data: Data) -> Row:
     finally:
         for w in watchers:
             w.close()
-        for n in nodes:
-            n.stop()
+        for node in nodes:
+            node.stop()
     valid = _validation_seconds(data, blocks, data.root / "b7-validate")
     overhead = [(s - hops * v) / hops for s, v in zip(spans, valid, strict=True)]
     size = len(blocks[0])

@@ -19,7 +19,7 @@ def run(data: Data) -> list[Row]:
     chain = data.sync
     height = len(chain.raw)
     payments = data.sync_blocks * data.sync_payments
-    bound = connect_rate(chain.raw, chain.first_payment, data.root / "b5-local", 2)
+    bound = connect_rate(chain, data.root / "b5-local", 2)
     source = NodeProc(chain.copy_datadir(data.root / "b5-source"))
     sink = NodeProc(data.root / "b5-sink")
     try:

@@ -9,6 +9,7 @@ secret: their keys are sha256 digests (an account needs no curve point to receiv
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -99,6 +100,11 @@ class ChainMaker:
         self.node.close()
 
 
+def funded_dir(datadir: Path) -> Path:
+    """Where `payment_chain` keeps the datadir as it was before the first payment block."""
+    return datadir.with_name(datadir.name + "-funded")
+
+
 def payment_chain(
     datadir: Path, senders: int, blocks: int, existing: int = 0
 ) -> tuple[list[bytes], int]:
@@ -112,6 +118,9 @@ def payment_chain(
     maker.fan_out([plain_key(f"e{i}") for i in range(existing)], 1)
     maker.fan_out([k.pub for k in keys], 10_000_000)
     first = len(maker.raw)
+    maker.node.close()  # a snapshot of the funded state: measured nodes start from a copy
+    shutil.copytree(datadir, funded_dir(datadir))
+    maker.node.open()
     for b in range(blocks):
         maker.block([k.pay(plain_key(f"r{b}/{i}"), 1_000, b) for i, k in enumerate(keys)])
     maker.close()
