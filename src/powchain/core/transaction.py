@@ -55,6 +55,7 @@ class Transaction:
     data: bytes
     signature: bytes
     _txid: list[bytes] = field(default_factory=list, init=False, repr=False, compare=False)
+    _raw: list[bytes] = field(default_factory=list, init=False, repr=False, compare=False)
 
     @staticmethod
     def coinbase(
@@ -71,6 +72,12 @@ class Transaction:
 
     def serialize_unsigned(self) -> bytes:
         """Every field before the signature (what the signature commits to)."""
+        if self._raw:  # the full serialization is known: it ends with the signature
+            raw = self._raw[0]
+            return raw[: len(raw) - len(self.signature)]
+        return self._encode_unsigned()
+
+    def _encode_unsigned(self) -> bytes:
         if self.is_coinbase:
             return (
                 u8(self.version)
@@ -92,10 +99,12 @@ class Transaction:
         )
 
     def serialize(self) -> bytes:
-        """Canonical bytes (SPEC §3)."""
-        if self.is_coinbase:
-            return self.serialize_unsigned()
-        return self.serialize_unsigned() + self.signature
+        """Canonical bytes (SPEC §3), encoded once per object (txid, size, the block's bytes
+        and the sighash all reuse them)."""
+        if not self._raw:
+            unsigned = self._encode_unsigned()
+            self._raw.append(unsigned if self.is_coinbase else unsigned + self.signature)
+        return self._raw[0]
 
     def sighash(self) -> bytes:
         """32-byte message the sender signs: tagged_hash('powchain/tx', unsigned bytes)."""
