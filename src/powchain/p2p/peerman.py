@@ -19,7 +19,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,8 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import WebSocketException
 
 from powchain.consensus.errors import Kind, Rejected
+from powchain.consensus.pow import block_work
+from powchain.core.block import BlockHeader
 from powchain.core.hashing import hash_to_hex
 from powchain.core.params import genesis_block
 from powchain.node.events import TipChanged, TxAccepted
@@ -47,6 +49,10 @@ BACKOFF_MAX = 300.0
 MAX_REFUSED_SHOWN = 50
 REQUEST_INTERVAL = 2.0
 """Seconds between sweeps that hand missing block bodies to peers with free slots."""
+LOW_WORK_FORK_DEPTH = 144
+"""A complete header branch (fewer than MAX_HEADERS headers) that forks more than this many
+blocks below our tip and ends with less work than our tip is ignored, not indexed (anti-DoS:
+regtest- or genesis-era proof of work is cheap, so such headers could fill memory and disk)."""
 FUTURE_RETRY = 10.0
 """Seconds before asking a peer again for headers we refused only for being in the future."""
 
@@ -482,6 +488,9 @@ class PeerManager:
             return
         for header in headers:
             peer.known_blocks.add(header.hash)
+        if self._low_work_fork(headers, complete=len(headers) < m.MAX_HEADERS):
+            log.info("ignored %d low-work side-chain headers from %s", len(headers), peer.address)
+            return
         try:
             await _maybe_await(self.node.process_headers(list(headers)))
         except Rejected as exc:
@@ -500,11 +509,34 @@ class PeerManager:
         peer.blocks_received += 1
         self.download.received(block.hash)
         peer.known_blocks.add(block.hash)
+        if self._low_work_fork((block.header,), complete=True):
+            log.info("ignored a low-work side-chain block from %s", peer.address)
+            return
         try:
             await _maybe_await(self.node.process_block(block))
         except Rejected as exc:
             self._on_rejected(peer, exc, "block")
         self._request_blocks(first=peer)
+
+    def _low_work_fork(self, headers: Sequence[BlockHeader], complete: bool) -> bool:
+        """True when the headers we do not know yet extend a branch that forks more than
+        LOW_WORK_FORK_DEPTH blocks below our tip and, `complete` (the peer sent all it has),
+        ends with less work than our tip: such a branch is ignored, not indexed (Core bounds
+        it with checkpoints and minimum chain work). The work counted is what the bits claim;
+        a header claiming more than it proves is rejected (and banned) by validation."""
+        new = [h for h in headers if self.node.entry(h.hash) is None]
+        if not new or not complete:
+            return False
+        parent = self.node.entry(new[0].prev_block)
+        if parent is None:
+            return False  # validation answers MISSING_PARENT
+        tip = self.node.tip
+        if parent.chainwork + sum(block_work(h.bits) for h in new) >= tip.chainwork:
+            return False
+        fork = parent
+        while fork is not None and not self.node.in_active_chain(fork):
+            fork = fork.prev
+        return fork is not None and tip.height - fork.height > LOW_WORK_FORK_DEPTH
 
     def _on_rejected(self, peer: Peer, exc: Rejected, what: str) -> None:
         """Map a rejection kind to an action: ban, ask for the parent, or ignore."""
