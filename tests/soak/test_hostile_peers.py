@@ -20,6 +20,7 @@ the full sizes (10,000 low-work headers, 80 junk messages of 4 MiB, ...) under `
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -148,3 +149,165 @@ def test_low_work_headers_short(node: NodeProcess) -> None:
 @pytest.mark.soak
 def test_low_work_headers(node: NodeProcess) -> None:
     check_low_work(node, 10_000, "5a low-work headers")
+
+
+# -- orphan blocks -----------------------------------------------------------------------------
+
+
+def check_orphans(node: NodeProcess, count: int, scenario: str) -> None:
+    tip, rows_before = node.tip, index_rows(node.datadir)
+    payee = Wallet.new(REGTEST, "orphans").pubkey
+    now = int(time.time())
+    blocks = [orphan_block(payee, i, now) for i in range(count)]
+
+    async def run() -> int:
+        peer, port = await hostile(node)
+        for block in blocks:
+            await peer.send(m.BlockMsg(block))
+        await still_answers(peer, 60)  # handled them all and kept us
+        assert banned(node, port) is None, "orphan blocks are not misbehaviour"
+        await peer.close()
+        return port
+
+    rss_before = rss_kib(node.process.pid)
+    asyncio.run(run())
+    grown = rss_kib(node.process.pid) - rss_before
+    added = index_rows(node.datadir) - rows_before
+    assert node.tip == tip
+    assert added == 0, f"{added} orphans were indexed"
+    assert grown < RSS_BOUND_KIB, f"RSS grew {grown} KiB"
+    record(
+        scenario,
+        f"{count:,} blocks with unknown parents: 0 stored, no ban, tip kept, "
+        f"RSS +{grown / 1024:.1f} MiB",
+        f"none stored, no ban, RSS < +{RSS_BOUND_KIB // 1024} MiB",
+        True,
+    )
+
+
+def test_orphan_flood_short(node: NodeProcess) -> None:
+    check_orphans(node, 300, "5b orphan flood (short)")
+
+
+@pytest.mark.soak
+def test_orphan_flood(node: NodeProcess) -> None:
+    check_orphans(node, 5_000, "5b orphan flood")
+
+
+# -- inv and addr floods -----------------------------------------------------------------------
+
+
+def inv_frame(count: int) -> bytes:
+    """An inv of `count` transaction items (the codec refuses to build more than 50,000)."""
+    items = b"".join(m.InvItem(m.InvType.TX, os.urandom(32)).serialize() for _ in range(count))
+    return bytes([m.Command.INV]) + compact_size(count) + items
+
+
+def addr_frame(count: int) -> bytes:
+    """An addr of `count` addresses (the codec refuses to build more than 1,000)."""
+    now = int(time.time())
+    body = b"".join(
+        m.NetAddress(f"10.1.{i // 250}.{i % 250 + 1}", 8333, now).serialize() for i in range(count)
+    )
+    return bytes([m.Command.ADDR]) + compact_size(count) + body
+
+
+def test_inv_addr_floods(node: NodeProcess) -> None:
+    tip = node.tip
+
+    async def flood(frame: bytes) -> tuple[bool, str | None]:
+        peer, port = await hostile(node)
+        await peer.send_raw(frame)
+        try:
+            await still_answers(peer)
+            kept = True
+        except (ConnectionError, TimeoutError):
+            kept = False
+        kept = kept and not await peer.closed(0.5)
+        await peer.close()
+        line = banned(node, port) if kept else wait_until(lambda: banned(node, port), 10, 0.1)
+        return kept, line
+
+    async def run() -> dict[str, tuple[bool, str | None]]:
+        return {
+            "inv 50,000": await flood(inv_frame(m.MAX_INV_ITEMS)),
+            "inv 50,001": await flood(inv_frame(m.MAX_INV_ITEMS + 1)),
+            "addr 1,000": await flood(addr_frame(m.MAX_ADDR)),
+            "addr 1,001": await flood(addr_frame(m.MAX_ADDR + 1)),
+        }
+
+    outcome = asyncio.run(run())
+    log.info("floods: %s", outcome)
+    assert outcome["inv 50,000"] == (True, None)
+    assert outcome["addr 1,000"] == (True, None)
+    for over in ("inv 50,001", "addr 1,001"):
+        kept, line = outcome[over]
+        assert not kept and line is not None and "bad-message" in line, (over, line)
+    assert node.tip == tip
+    record(
+        "5c inv/addr floods",
+        "inv of 50,000 and addr of 1,000: kept; inv of 50,001 and addr of 1,001: banned "
+        "(bad-message)",
+        "over the limit: banned",
+        True,
+    )
+
+
+# -- junk while an honest peer pings -----------------------------------------------------------
+
+
+def check_junk(node: NodeProcess, count: int, scenario: str) -> None:
+    commands = list(m.Command)
+
+    async def junk(i: int) -> bool:
+        peer, port = await hostile(node)
+        frame = bytes([commands[i % len(commands)]]) + os.urandom(m.MAX_MESSAGE_SIZE - 1)
+        await peer.send_raw(frame)
+        closed = await peer.closed(30)
+        await peer.close()
+        return closed
+
+    async def run() -> tuple[float, int, list[bool]]:
+        honest = await FakePeer.connect(node.p2p_port)
+        await honest.handshake(REGTEST, listen_port=free_port())
+        worst, pings, done = 0.0, 0, asyncio.Event()
+
+        async def pinger() -> None:
+            nonlocal worst, pings
+            while not done.is_set():
+                worst = max(worst, await still_answers(honest, 30))
+                pings += 1
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(done.wait(), 0.1)
+
+        task = asyncio.get_running_loop().create_task(pinger())
+        closed: list[bool] = []
+        for start in range(0, count, 4):  # four hostile connections at a time
+            closed += await asyncio.gather(*(junk(i) for i in range(start, min(count, start + 4))))
+        done.set()
+        await task
+        await honest.close()
+        return worst, pings, closed
+
+    rss_before = rss_kib(node.process.pid)
+    worst, pings, closed = asyncio.run(run())
+    grown = rss_kib(node.process.pid) - rss_before
+    node.check_alive()
+    assert all(closed), f"{closed.count(False)} junk senders were kept"
+    assert worst < 2.0, f"an honest ping took {worst:.2f} s"
+    record(
+        scenario,
+        f"{count} junk messages of 4 MiB (each sender banned): {pings} honest pings, worst "
+        f"round trip {worst * 1000:.0f} ms, RSS +{grown / 1024:.1f} MiB",
+        "every ping < 2 s",
+        True,
+    )
+
+
+def test_junk_short(node: NodeProcess) -> None:
+    check_junk(node, 8, "5d 4 MiB junk (short)")
+
+
+@pytest.mark.soak
+def test_junk(node: NodeProcess) -> None:
+    check_junk(node, 80, "5d 4 MiB junk")
