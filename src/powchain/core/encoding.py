@@ -7,6 +7,7 @@ Pure: no I/O. Every parser of untrusted bytes goes through `ByteReader`, which i
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 __all__ = [
     "ParseError",
@@ -98,6 +99,20 @@ class ByteReader:
         out = self._data[self._pos : self._pos + n]
         self._pos += n
         return out
+
+    def read_struct(self, layout: struct.Struct) -> tuple[Any, ...]:
+        """The fields of a fixed-size `layout` (one bounds check for several fields), or
+        ParseError."""
+        end = self._pos + layout.size
+        if end > len(self._data):
+            raise ParseError(f"truncated: wanted {layout.size} bytes, {self.remaining()} left")
+        fields = layout.unpack_from(self._data, self._pos)
+        self._pos = end
+        return fields
+
+    def consumed_since(self, start: int) -> bytes:
+        """The bytes read from position `start` up to now."""
+        return self._data[start : self._pos]
 
     def read_u8(self) -> int:
         return self.read(1)[0]

@@ -11,6 +11,7 @@ For a coinbase, `sender` is 32 zero bytes, `fee` is 0 and `signature` is empty.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 
 from .encoding import ByteReader, ParseError, u8, u32, u64, var_bytes
@@ -35,6 +36,9 @@ SIGHASH_TAG = b"powchain/tx"
 MAX_DATA_PARSE = 1_000_000
 """Parser bound on `data`; consensus limits (MAX_TX_DATA, 100 for coinbase) are checked later."""
 NO_SENDER = bytes(32)
+_HEAD = struct.Struct("<BIQ")  # version, chain_id, nonce
+_COINBASE_BODY = struct.Struct("<32sQ")  # recipient, amount
+_TRANSFER_BODY = struct.Struct("<32s32sQQ")  # sender, recipient, amount, fee
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,24 +142,26 @@ class Transaction:
 
     @classmethod
     def parse(cls, reader: ByteReader) -> Transaction:
-        """Read one transaction; ParseError on truncated or unknown-version bytes."""
-        version = reader.read_u8()
-        chain_id = reader.read_u32()
-        nonce = reader.read_u64()
+        """Read one transaction; ParseError on truncated or unknown-version bytes.
+
+        The bytes read are kept as the transaction's serialization (every field has one
+        encoding, CompactSize included), so parsing never re-encodes for txid or storage.
+        """
+        start = reader.pos
+        version, chain_id, nonce = reader.read_struct(_HEAD)
         if version == COINBASE_VERSION:
-            recipient = reader.read(32)
-            amount = reader.read_u64()
+            recipient, amount = reader.read_struct(_COINBASE_BODY)
             data = reader.read_var_bytes(MAX_DATA_PARSE)
-            return cls(version, chain_id, nonce, NO_SENDER, recipient, amount, 0, data, b"")
-        if version != TX_VERSION:
+            tx = cls(version, chain_id, nonce, NO_SENDER, recipient, amount, 0, data, b"")
+        elif version == TX_VERSION:
+            sender, recipient, amount, fee = reader.read_struct(_TRANSFER_BODY)
+            data = reader.read_var_bytes(MAX_DATA_PARSE)
+            signature = reader.read(64)
+            tx = cls(version, chain_id, nonce, sender, recipient, amount, fee, data, signature)
+        else:
             raise ParseError(f"unknown transaction version {version}")
-        sender = reader.read(32)
-        recipient = reader.read(32)
-        amount = reader.read_u64()
-        fee = reader.read_u64()
-        data = reader.read_var_bytes(MAX_DATA_PARSE)
-        signature = reader.read(64)
-        return cls(version, chain_id, nonce, sender, recipient, amount, fee, data, signature)
+        tx._raw.append(reader.consumed_since(start))
+        return tx
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Transaction:
