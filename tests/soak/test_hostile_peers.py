@@ -30,7 +30,6 @@ import pytest
 
 from powchain.core.block import BlockHeader
 from powchain.core.encoding import compact_size
-from powchain.core.hashing import hex_to_hash
 from powchain.core.params import NETWORKS, REGTEST, genesis_block
 from powchain.core.units import COIN
 from powchain.p2p import messages as m
@@ -311,3 +310,139 @@ def test_junk_short(node: NodeProcess) -> None:
 @pytest.mark.soak
 def test_junk(node: NodeProcess) -> None:
     check_junk(node, 80, "5d 4 MiB junk")
+
+
+# -- a peer that stalls in the middle of sync -------------------------------------------------
+
+
+async def headers_of(node: NodeProcess) -> list[BlockHeader]:
+    """Every header of `node`'s active chain (up to 2,000), asked as a peer would."""
+    peer = await FakePeer.connect(node.p2p_port)
+    await peer.handshake(REGTEST, listen_port=free_port())
+    await peer.send(m.GetHeaders((GENESIS.hash,)))
+    headers = await peer.wait_for(m.Headers)
+    await peer.close()
+    return list(headers.headers)
+
+
+def test_stalling_peer(tmp_path: Path) -> None:
+    source = NodeProcess(1, tmp_path / "source", connect=["127.0.0.1:1"])
+    victim = NodeProcess(2, tmp_path / "victim", connect=["127.0.0.1:1"])
+    source.start()
+    victim.start()
+    try:
+        source.mine(60, Wallet.new(REGTEST, "stall-miner").address)
+
+        async def run() -> tuple[int, float]:
+            chain = await headers_of(source)
+            staller = await FakePeer.connect(victim.p2p_port)
+            await staller.handshake(REGTEST, listen_port=free_port(), best_height=len(chain))
+            await staller.wait_for(m.GetHeaders)
+            await staller.send(m.Headers(tuple(chain)))
+            asked = await staller.wait_for(m.GetData)  # and never answered
+            log.info(
+                "The staller holds %d block requests; connect the honest node", len(asked.items)
+            )
+            start = time.monotonic()
+            await asyncio.to_thread(victim.connect_to, source)
+            await asyncio.to_thread(sync_blocks, [source, victim], 120)
+            seconds = time.monotonic() - start
+            assert await staller.closed(5), "the staller was kept"
+            await staller.close()
+            return len(asked.items), seconds
+
+        held, seconds = asyncio.run(run())
+        assert "stalled block download" in victim.log_text()
+        assert victim.height == 60
+    finally:
+        source.stop()
+        victim.stop()
+    record(
+        "5e stalling peer",
+        f"a peer serving 60 headers but none of the {held} blocks asked of it: sync finished from "
+        f"a real node in {seconds:.0f} s (block timeout 30 s), staller dropped",
+        "sync completes",
+        True,
+    )
+
+
+# -- a longer chain with bad proof of work or wrong bits; a time warp -------------------------
+
+
+def test_bad_chains_and_time_warp(node: NodeProcess) -> None:
+    tip = node.tip
+
+    async def offer(headers: list[BlockHeader]) -> str:
+        peer, port = await hostile(node)
+        await peer.send(m.Headers(tuple(headers)))
+        assert await peer.closed(10), "the node kept the peer"
+        await peer.close()
+        line = wait_until(lambda: banned(node, port), 10, 0.1, "a ban")
+        return line.split(" s: ", 1)[-1]
+
+    async def run() -> dict[str, str]:
+        chain = await headers_of(node)
+        longer = TIP_HEIGHT + 10
+        bad_pow = branch(GENESIS.hash, GENESIS.header.time, longer, os.urandom(32))
+        middle = bad_pow[longer // 2]
+        bad_pow[longer // 2] = solve(middle.with_nonce(0), valid=False)
+        wrong_bits = branch(GENESIS.hash, GENESIS.header.time, longer, os.urandom(32), 0x2000FFFF)
+        times = sorted(h.time for h in chain[-11:])
+        mtp = times[len(times) // 2]
+        warp = [solve(BlockHeader(1, chain[-1].hash, os.urandom(32), mtp, BITS, 0))]
+        return {
+            "bad proof of work": await offer(bad_pow),
+            "wrong bits": await offer(wrong_bits),
+            "time warp": await offer(warp),
+        }
+
+    reasons = asyncio.run(run())
+    log.info("bad chains: %s", reasons)
+    assert reasons == {
+        "bad proof of work": "invalid-header: high-hash",
+        "wrong bits": "invalid-header: bad-diffbits",
+        "time warp": "invalid-header: time-too-old",
+    }
+    assert node.tip == tip
+    record(
+        "5f bad chains, time warp",
+        f"a {TIP_HEIGHT + 10}-header chain with one bad PoW: banned (high-hash); with wrong bits: "
+        "banned (bad-diffbits); a header at the median time past: banned (time-too-old)",
+        "rejected, banned, tip kept",
+        True,
+    )
+
+
+# -- a transaction of another network --------------------------------------------------------
+
+
+def test_replayed_transaction(node: NodeProcess) -> None:
+    devnet = NETWORKS["devnet"]
+    sender = Wallet.new(devnet, "hostile-miner")  # the regtest miner's key, funded here
+    tx = sender.transfer(Wallet.new(devnet, "elsewhere").address, COIN, 0, 10_000)
+
+    async def run() -> list[object]:
+        listener = await FakePeer.connect(node.p2p_port)
+        await listener.handshake(REGTEST, listen_port=free_port())
+        peer, port = await hostile(node)
+        await peer.send(m.TxMsg(tx))
+        await still_answers(peer)
+        await still_answers(listener)  # a relay would have been queued before this pong
+        assert banned(node, port) is None
+        await peer.close()
+        await listener.close()
+        return [x for x in listener.received if isinstance(x, m.Inv | m.TxMsg)]
+
+    relayed = asyncio.run(run())
+    assert relayed == []
+    assert tx.txid.hex() not in node.mempool_txids()
+    with pytest.raises(ApiError) as refused:
+        node.submit(tx.serialize().hex())
+    assert refused.value.error == "wrong-chain"
+    record(
+        "5g replayed transaction",
+        "a devnet transaction (same key, funded here) sent to a regtest node: not accepted, "
+        "not relayed; the API names it wrong-chain",
+        "rejected, not relayed",
+        True,
+    )
