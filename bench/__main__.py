@@ -38,6 +38,9 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, no meaningful targets")
     parser.add_argument("--only", default="", help="comma-separated names, e.g. B1,B6")
     parser.add_argument("--json", default="test-output/bench.json", type=Path)
+    parser.add_argument(
+        "--b9-mempool", type=int, default=20_000, help="B9: transactions in the loaded mempool"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     only = {x.strip() for x in args.only.split(",") if x.strip()}
@@ -45,7 +48,7 @@ def main() -> int:
     started = time.perf_counter()
     failed = False
     with tempfile.TemporaryDirectory(prefix="powchain-bench-") as tmp:
-        data = Data(Path(tmp), args.smoke)
+        data = Data(Path(tmp), args.smoke, b9_mempool=args.b9_mempool)
         for names, what, fn in SUITES:
             if only and not only & set(names.split(",")):
                 continue
@@ -57,6 +60,8 @@ def main() -> int:
                 rows.append(not_run(names, what, f"failed: {exc!r}"))
                 failed = True
             print(f"[{names} done in {time.perf_counter() - t0:.0f} s]", flush=True)
+            print_table(rows)  # so far: a partial run still leaves its figures
+            write_json(rows, args.json, {"partial": True, "smoke": args.smoke})
     for name, what in NOT_BUILT:
         if not only or name in only:
             rows.append(not_run(name, what, "not built yet (see README, Performance)"))

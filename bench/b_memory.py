@@ -17,12 +17,12 @@ def run(data: Data) -> list[Row]:
     finally:
         idle.stop()
     chain = data.big
-    per_sender = 4 if not data.smoke else 2
+    per_sender = 2 if data.smoke else -(-data.b9_mempool // data.senders)
     raws = [
         s.pay(plain_key(f"b9/{i}/{k}"), 1_000, data.blocks + k).serialize()
         for k in range(per_sender)
         for i, s in enumerate(chain.senders)
-    ]
+    ][: len(chain.senders) * 2 if data.smoke else data.b9_mempool]
     node = NodeProc(chain.copy_datadir(data.root / "b9-loaded"))
     try:
         _seconds, statuses = post_txs(node.url, raws)

@@ -30,6 +30,7 @@ class Chain:
 class Data:
     root: Path
     smoke: bool
+    b9_mempool: int = 20_000  # B9: transactions in the loaded mempool (smoke: 2 per sender)
     _cache: dict[str, Chain] = field(default_factory=dict)
 
     @property
