@@ -258,6 +258,11 @@ async def test_account_history_and_posts(api: Api) -> None:
     assert posts[0]["author"] == ADDR and posts[0]["text"] == "hello chain"
     assert posts[0]["txid"] == hash_to_hex(post.txid) and posts[0]["height"] == 12
     assert (await api.http.get("/api/v1/posts?before=12")).json()["posts"] == []
+    # found by the API-abuse scenario: 2**63 overflowed SQLite's INTEGER and answered 500
+    for path in ("/api/v1/posts", "/api/v1/blocks"):
+        r = await api.http.get(path, params={"before": 2**63})
+        assert r.status_code == 422, r.text
+        assert (await api.http.get(path, params={"before": 2**63 - 1})).status_code == 200
     page = (await api.http.get(f"/api/v1/accounts/{ADDR}/txs", params={"limit": 2})).json()
     assert len(page["txs"]) == 2 and page["next_cursor"]
     assert page["txs"][0]["height"] == 12

@@ -36,6 +36,8 @@ __all__ = ["router", "mempool_stats"]
 router = APIRouter(prefix="/api/v1")
 
 MAX_LIST = 100
+MAX_BEFORE = 2**63 - 1
+"""Largest `before` a list accepts (SQLite's largest INTEGER: 2**63 answered 500)."""
 MAX_HEIGHT_DIGITS = 10
 
 
@@ -128,7 +130,7 @@ async def status(request: Request) -> dict[str, Any]:
 @router.get("/blocks")
 async def blocks(
     request: Request,
-    before: int | None = Query(None, ge=0, description="only heights below this"),
+    before: int | None = Query(None, ge=0, le=MAX_BEFORE, description="only heights below this"),
     limit: int = Query(20, ge=1, le=MAX_LIST),
 ) -> dict[str, Any]:
     """Active-chain block summaries, newest first; `next` is the `before` of the next page."""
@@ -258,7 +260,9 @@ async def account_txs(
 @router.get("/posts")
 async def posts(
     request: Request,
-    before: int | None = Query(None, ge=0, description="only posts below this height"),
+    before: int | None = Query(
+        None, ge=0, le=MAX_BEFORE, description="only posts below this height"
+    ),
     limit: int = Query(20, ge=1, le=MAX_LIST),
 ) -> dict[str, Any]:
     """Confirmed posts, newest first: author address, text, txid, block height and time."""
