@@ -1,0 +1,180 @@
+"""Scenario 6: API abuse. Hypothesis generates malformed requests from the node's own
+`/openapi.json` (every path and method, plus unknown ones): random methods, path parameters
+of bad hex, huge or negative numbers and odd unicode, query values of the wrong type, bodies
+of bad JSON, wrong types, huge numbers and oversized payloads, bad or missing Authorization
+headers and content types. Against a real regtest node over 127.0.0.1: no answer is a 5xx,
+the process is alive after, and its resident memory grows less than RSS_BOUND_KIB.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from powchain.core.params import REGTEST
+from tests.functional.framework import NodeProcess, Wallet
+
+from .hostile import rss_kib
+from .report import record
+
+log = logging.getLogger("soak")
+RSS_BOUND_KIB = 16 * 1024
+"""Growth of the node's resident memory the whole run may cause."""
+METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"]
+
+pytestmark = pytest.mark.timeout(1200)
+
+# -- values a client should never send -------------------------------------------------------
+
+huge = st.sampled_from([2**63, 2**64, -(2**63) - 1, 10**100, -1, 0, 2**53 + 1])
+nasty_text = st.one_of(
+    st.text(max_size=80),
+    st.text(alphabet=st.characters(categories=["Co", "Mn", "Zs", "Cc", "So"]), max_size=20),
+    st.binary(max_size=40).map(lambda b: b.hex()),  # hex of the wrong length
+    st.integers(0, 2**40).map(lambda n: f"{n:064x}"),  # well-formed, unknown
+    st.sampled_from(["../../etc/passwd", "%00", "0x10", "1e309", "NaN", "-0", "", " ", "🦀" * 9]),
+    huge.map(str),
+    st.just("f" * 10_000),
+)
+json_value = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), huge, st.floats(), nasty_text),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=6,
+)
+
+
+def body_strategy(fields: list[str]) -> st.SearchStrategy[bytes | None]:
+    """Bodies: none, bad JSON, any JSON, the schema's fields with wrong values, oversized."""
+    typed = st.fixed_dictionaries({}, optional={f: json_value for f in fields}).map(json.dumps)
+    return st.one_of(
+        st.none(),
+        st.binary(max_size=200),
+        json_value.map(json.dumps).map(str.encode),
+        typed.map(str.encode),
+        st.sampled_from([b"{", b"[" * 10_000, b'{"a":' * 5_000, b"\xff\xfe{}", b"null"]),
+        st.integers(1, 3).map(lambda n: b'{"raw": "' + b"ab" * (n * 1024 * 1024) + b'"}'),
+    )
+
+
+auth_header = st.one_of(
+    st.none(),
+    st.sampled_from(["Bearer", "Bearer ", "Basic Zm9vOmJhcg==", "bearer " + "0" * 64, "Token x"]),
+    st.text(alphabet=st.characters(codec="latin-1", exclude_categories=["Cc"]), max_size=100).map(
+        lambda t: "Bearer " + t
+    ),
+)
+content_type = st.sampled_from(
+    [None, "application/json", "text/plain", "application/x-www-form-urlencoded", "multipart/x"]
+)
+
+
+def operations(spec: dict[str, Any]) -> list[tuple[str, str, list[str], list[str]]]:
+    """(method, path template, query parameter names, body field names) of every operation."""
+    schemas = spec.get("components", {}).get("schemas", {})
+    found = []
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            query = [p["name"] for p in op.get("parameters", []) if p["in"] == "query"]
+            fields: list[str] = []
+            content = op.get("requestBody", {}).get("content", {})
+            for media in content.values():
+                ref = media.get("schema", {}).get("$ref", "")
+                fields += list(schemas.get(ref.rsplit("/", 1)[-1], {}).get("properties", {}))
+            found.append((method.upper(), path, query, fields))
+    return found
+
+
+@st.composite
+def malformed(draw: st.DrawFn, ops: list[tuple[str, str, list[str], list[str]]]) -> dict[str, Any]:
+    """Keyword arguments of `httpx.Client.build_request` for one malformed request."""
+    method, template, query_names, fields = draw(st.sampled_from(ops))
+    if draw(st.integers(0, 9)) == 0:
+        method = draw(st.sampled_from(METHODS))
+    path = re.sub(r"\{[^}]+\}", lambda _: quote(draw(nasty_text), safe=""), template)
+    if draw(st.integers(0, 19)) == 0:
+        path = "/api/v1/" + quote(draw(nasty_text), safe="/")
+    names = st.sampled_from([*query_names, "limit", "x", "txs"])
+    params = draw(st.lists(st.tuples(names, nasty_text), max_size=4))
+    headers: dict[str, bytes] = {}
+    if (auth := draw(auth_header)) is not None:
+        headers["Authorization"] = auth.encode("latin-1").strip(b" \t")  # h11's rule
+    if (ctype := draw(content_type)) is not None:
+        headers["Content-Type"] = ctype.encode()
+    body = draw(body_strategy(fields)) if method in ("POST", "PUT", "PATCH") else None
+    return {"method": method, "url": path, "params": params, "headers": headers, "content": body}
+
+
+def abuse(node: NodeProcess, examples: int) -> tuple[collections.Counter[int], int]:
+    """Send `examples` generated requests; (status counts, RSS growth in KiB)."""
+    client = httpx.Client(base_url=node.api_url, timeout=30)
+    spec = client.get("/openapi.json").json()
+    ops = operations(spec)
+    statuses: collections.Counter[int] = collections.Counter()
+    errors: list[str] = []
+
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(malformed(ops))
+    def send(args: dict[str, Any]) -> None:
+        request = client.build_request(**args)
+        response = client.send(request, stream=True)  # /events streams: status only
+        response.close()
+        statuses[response.status_code] += 1
+        if response.status_code >= 500:
+            errors.append(f"{request.method} {request.url} -> {response.status_code}")
+        assert response.status_code < 500, errors[-1]
+
+    rss_before = rss_kib(node.process.pid)
+    try:
+        send()
+    finally:
+        client.close()
+    return statuses, rss_kib(node.process.pid) - rss_before
+
+
+def check_abuse(tmp_path: Path, examples: int, scenario: str) -> None:
+    node = NodeProcess(0, tmp_path / "node", connect=["127.0.0.1:1"])
+    node.start()
+    try:
+        node.mine(3, Wallet.new(REGTEST, "abuse").address)
+        statuses, grown = abuse(node, examples)
+        node.check_alive()
+        assert node.status()["height"] == 3
+    finally:
+        node.stop()
+    log.info("statuses: %s", sorted(statuses.items()))
+    sent = sum(statuses.values())
+    assert grown < RSS_BOUND_KIB, f"RSS grew {grown} KiB"
+    common = ", ".join(f"{code}: {n}" for code, n in statuses.most_common(5))
+    record(
+        scenario,
+        f"{sent:,} generated malformed requests from /openapi.json: 0 server errors ({common}), "
+        f"alive, RSS +{grown / 1024:.1f} MiB",
+        f"no 5xx, alive, RSS < +{RSS_BOUND_KIB // 1024} MiB",
+        True,
+    )
+
+
+def test_api_abuse_short(tmp_path: Path) -> None:
+    check_abuse(tmp_path, 500, "6 API abuse (short)")
+
+
+@pytest.mark.soak
+def test_api_abuse(tmp_path: Path) -> None:
+    check_abuse(tmp_path, 10_000, "6 API abuse")
