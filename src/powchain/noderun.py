@@ -23,24 +23,19 @@ def setup_logging(level: str) -> None:
     )
 
 
+class StartupError(Exception):
+    """The node cannot open its datadir (another network's, corrupt, newer schema)."""
+
+
 def run_node(config: Any, log_level: str = "info") -> int:
-    """Run until a signal; the process exit code (0 after a clean stop)."""
+    """Run until a signal; the process exit code (0 after a clean stop, 1 when it cannot start)."""
     setup_logging(log_level)
     try:
         asyncio.run(_serve(config))
-    except OSError as exc:
+    except (OSError, StartupError) as exc:
         log.error("cannot start: %s", exc)
         return 1
     return 0
-
-
-def _peer_manager(node: Any) -> Any:
-    try:
-        from .p2p.peerman import PeerManager
-    except ImportError:
-        log.warning("p2p package unavailable: running without peers")
-        return None
-    return PeerManager(node)
 
 
 async def _serve(config: Any) -> None:
@@ -48,18 +43,22 @@ async def _serve(config: Any) -> None:
     from .api.server import ApiServer
     from .config import miner_address_text
     from .node.node import Node
+    from .p2p.peerman import PeerManager
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     node = Node(config)
-    await node.start()
-    peers = server = None
     try:
-        peers = _peer_manager(node)
-        if peers is not None:
-            await peers.start()
+        await node.start()
+    except RuntimeError as exc:  # raised by storage and chainstate for a datadir they refuse
+        raise StartupError(f"{exc} (datadir {config.datadir})") from exc
+    peers: PeerManager | None = None
+    server = None
+    try:
+        peers = PeerManager(node)
+        await peers.start()
         server = ApiServer(create_app(node), config.api_host, config.api_port)
         await server.start()
         log.info("network %s, datadir %s", config.params.name, config.datadir)
