@@ -198,6 +198,7 @@ def main() -> None:
 @click.option("--ping-interval", type=click.FloatRange(0.1), default=120.0, show_default=True)
 @click.option("--idle-timeout", type=click.FloatRange(0.1), default=1200.0, show_default=True)
 @click.option("--clock-offset", type=int, default=0, hidden=True)
+@click.option("--block-timeout", type=click.FloatRange(0.1), default=30.0, hidden=True)
 @click.option(
     "--explorer-wallet",
     is_flag=True,
@@ -222,6 +223,7 @@ def node(
     ping_interval: float,
     idle_timeout: float,
     clock_offset: int,
+    block_timeout: float,
     explorer_wallet: bool,
     log_level: str,
 ) -> None:
@@ -254,6 +256,7 @@ def node(
             ping_interval=ping_interval,
             idle_timeout=idle_timeout,
             clock_offset=clock_offset,
+            block_timeout=block_timeout,
             network_file=loaded,
             explorer_wallet=explorer_wallet,
         )

@@ -50,6 +50,8 @@ from .report import record
 log = logging.getLogger("soak")
 GENESIS = genesis_block(REGTEST)
 TIP_HEIGHT = LOW_WORK_FORK_DEPTH + 16
+BLOCK_TIMEOUT = 5
+"""Seconds the victim of the stalling peer waits for a block asked (`--block-timeout`)."""
 RSS_BOUND_KIB = 8 * 1024
 """Growth of the node's resident memory a flood may cause (allocator slack, caches)."""
 
@@ -327,7 +329,12 @@ async def headers_of(node: NodeProcess) -> list[BlockHeader]:
 
 def test_stalling_peer(tmp_path: Path) -> None:
     source = NodeProcess(1, tmp_path / "source", connect=["127.0.0.1:1"])
-    victim = NodeProcess(2, tmp_path / "victim", connect=["127.0.0.1:1"])
+    victim = NodeProcess(
+        2,
+        tmp_path / "victim",
+        connect=["127.0.0.1:1"],
+        extra_args=["--block-timeout", str(BLOCK_TIMEOUT)],
+    )
     source.start()
     victim.start()
     try:
@@ -360,7 +367,7 @@ def test_stalling_peer(tmp_path: Path) -> None:
     record(
         "5e stalling peer",
         f"a peer serving 60 headers but none of the {held} blocks asked of it: sync finished from "
-        f"a real node in {seconds:.0f} s (block timeout 30 s), staller dropped",
+        f"a real node in {seconds:.0f} s (block timeout {BLOCK_TIMEOUT} s), staller dropped",
         "sync completes",
         True,
     )

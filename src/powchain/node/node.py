@@ -70,6 +70,7 @@ class NodeConfig:
     max_inbound: int = 32
     ping_interval: float = 120
     idle_timeout: float = 1200
+    block_timeout: float = 30  # a block asked of a peer longer ago is a stall (peer dropped)
     handshake_timeout: float = 60
     ban_seconds: int = 86_400
     clock_offset: int = 0  # seconds added to the wall clock (tests move time with it)

@@ -666,7 +666,8 @@ class PeerManager:
                 peer.push(m.Ping(peer.ping_nonce))
 
     def _check_stalls(self, now: float) -> None:
-        stalled = self.download.expire(now, self.block_timeout)
+        timeout = float(self._cfg("block_timeout", self.block_timeout))
+        stalled = self.download.expire(now, timeout)
         for peer in stalled:
             if isinstance(peer, Peer) and not peer.closing:
                 log.info("peer %s stalled block download; disconnecting", peer.address)
