@@ -87,14 +87,17 @@ class _Backoff:
 class PeerManager:
     """All peer connections of one node.
 
-    `tick`: housekeeping period (s); `block_timeout`: a getdata for a block older than this
-    counts as a stall (the peer is dropped and the block asked of another peer).
+    `tick`: housekeeping period (s); `block_timeout` (default: config.block_timeout, 30 s): a
+    getdata for a block older than this counts as a stall (the peer is dropped and the block
+    asked of another peer).
     """
 
-    def __init__(self, node: Any, *, tick: float = 1.0, block_timeout: float = 30.0) -> None:
+    def __init__(self, node: Any, *, tick: float = 1.0, block_timeout: float | None = None) -> None:
         self.node = node
         self.params = node.params
         self.tick = tick
+        if block_timeout is None:
+            block_timeout = float(self._cfg("block_timeout", 30.0))
         self.block_timeout = block_timeout
         self.peers: list[Peer] = []
         self.listen_port = 0
@@ -666,8 +669,7 @@ class PeerManager:
                 peer.push(m.Ping(peer.ping_nonce))
 
     def _check_stalls(self, now: float) -> None:
-        timeout = float(self._cfg("block_timeout", self.block_timeout))
-        stalled = self.download.expire(now, timeout)
+        stalled = self.download.expire(now, self.block_timeout)
         for peer in stalled:
             if isinstance(peer, Peer) and not peer.closing:
                 log.info("peer %s stalled block download; disconnecting", peer.address)
