@@ -14,7 +14,7 @@ from powchain.core.block import BlockHeader
 from powchain.core.params import DEVNET, REGTEST, ChainParams, genesis_block
 from powchain.node.node import Node, NodeConfig
 from powchain.p2p import messages as m
-from powchain.p2p.peerman import PeerManager
+from powchain.p2p.peerman import LOW_WORK_FORK_DEPTH, PeerManager
 from tests.fakepeer import FakePeer, make_version
 from tests.integration.chainbuilder import ALICE, BOB, ChainBuilder, solve
 
@@ -388,4 +388,27 @@ async def test_invalid_transaction_is_dropped_not_banned_nor_relayed(net: Net) -
     assert not any(isinstance(x, m.GetData) for x in peer.received)  # not fetched again
     assert pm_a.ban_list() == []
     assert pm_a.connected_count() == 2
+    await peer.close()
+
+
+@network_test
+async def test_low_work_deep_fork_headers_are_not_indexed(net: Net) -> None:
+    """Anti-DoS (issue 5): a complete header branch forking more than LOW_WORK_FORK_DEPTH
+    blocks below the tip with less work is ignored without a ban; one with more work is
+    indexed. Before the rule, 10,000 such headers were all indexed (+11.5 MiB)."""
+    builder = ChainBuilder()
+    height = LOW_WORK_FORK_DEPTH + 2
+    a, pm = await net.start("a")
+    feed(a, builder.chain(height))
+    low = builder.chain(height - 1, recipient=BOB.pub)
+    more = builder.chain(height + 1, recipient=ALICE.pub)
+    peer = await FakePeer.connect(pm.listen_port)
+    await peer.handshake(REGTEST, listen_port=40400)
+    await peer.send(m.Headers(tuple(b.header for b in low)))
+    await peer.send(m.Ping(7))
+    await peer.wait_for(m.Pong)  # the headers were handled before the ping
+    assert [b for b in low if a.entry(b.hash) is not None] == []
+    await peer.send(m.Headers(tuple(b.header for b in more)))
+    await wait_until(lambda: a.entry(more[-1].hash) is not None)
+    assert pm.ban_list() == []
     await peer.close()
