@@ -25,6 +25,7 @@ import logging
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -453,3 +454,19 @@ def test_replayed_transaction(node: NodeProcess) -> None:
         "rejected, not relayed",
         True,
     )
+
+
+# -- the cases of one size also run under `make soak` (pytest -m soak), for its table ---------
+
+
+@pytest.mark.soak
+@pytest.mark.parametrize(
+    "case", [test_inv_addr_floods, test_bad_chains_and_time_warp, test_replayed_transaction]
+)
+def test_single_size_cases_in_soak(node: NodeProcess, case: Any) -> None:
+    case(node)
+
+
+@pytest.mark.soak
+def test_stalling_peer_in_soak(tmp_path: Path) -> None:
+    test_stalling_peer(tmp_path)
