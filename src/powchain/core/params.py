@@ -139,12 +139,14 @@ DEVNET = ChainParams(
     halving_interval=10_000,
     coinbase_maturity=10,
     genesis_time=1_767_225_600,
-    genesis_bits=0x1E02D413,  # ~2**22.5 hashes: ~10 s for one process of our miner
-    genesis_nonce=16_692_684,
+    # ~2**26.5 hashes: ~10-15 s for one process of the C nonce kernel (node/_powkernel.c),
+    # ~8 s for the three miners of `powchain devnet` sharing two cores
+    genesis_bits=0x1D2D413C,
+    genesis_nonce=2_216_197_881,
     genesis_message=b"powchain devnet genesis",
     genesis_allocations=((xonly_pubkey(DEVNET_FAUCET_SECRET), 1_000_000 * COIN),),
     mine_on_demand=True,
-    genesis_hash_hex="000001966e486f80c9de7afab9bfcbeed1ee5047863ef0af7166a68d8002ebf0",
+    genesis_hash_hex="00000003a8fbb9b365c5410b5eff1f1a3eec98a5cbf10729056f3d7b6bb42d02",
 )
 
 TESTNET = ChainParams(
