@@ -139,14 +139,14 @@ DEVNET = ChainParams(
     halving_interval=10_000,
     coinbase_maturity=10,
     genesis_time=1_767_225_600,
-    # ~2**26.5 hashes: ~10-15 s for one process of the C nonce kernel (node/_powkernel.c),
-    # ~8 s for the three miners of `powchain devnet` sharing two cores
-    genesis_bits=0x1D2D413C,
-    genesis_nonce=2_216_197_881,
+    # ~2**25.5 hashes: the C nonce kernel (node/_powkernel.c) does ~2.3 M/s per core here, so
+    # ~10 s for the three miners of `powchain devnet` sharing two cores (~20 s for one process)
+    genesis_bits=0x1D5A8279,
+    genesis_nonce=19_973_370,
     genesis_message=b"powchain devnet genesis",
     genesis_allocations=((xonly_pubkey(DEVNET_FAUCET_SECRET), 1_000_000 * COIN),),
     mine_on_demand=True,
-    genesis_hash_hex="00000003a8fbb9b365c5410b5eff1f1a3eec98a5cbf10729056f3d7b6bb42d02",
+    genesis_hash_hex="000000014717e8194031db335188961be9f2a56bdda91a639877fa9df08d59c5",
 )
 
 TESTNET = ChainParams(
