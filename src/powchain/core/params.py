@@ -163,10 +163,10 @@ TESTNET = ChainParams(
     halving_interval=210_000,
     coinbase_maturity=100,
     genesis_time=1_767_225_600,
-    genesis_bits=0x1D400000,  # ~2**26 hashes: ~60 s for four processes of our miner
-    genesis_nonce=141_139_327,
+    genesis_bits=0x1D080000,  # ~2**29 hashes: ~60 s for four processes of the C nonce kernel
+    genesis_nonce=46_149_146,
     genesis_message=b"powchain testnet genesis",
-    genesis_hash_hex="000000179bf5c9fd6e0314505af9f274ea700f0ce9a6aa9415e7ba48816ed748",
+    genesis_hash_hex="00000003464cd58c09adb064cb8770202d67b40b6aa736f12cb615e46b742b20",
 )
 
 BITCOIN_MAINNET = ChainParams(
