@@ -277,6 +277,10 @@ def run_devnet(
         print(f"devnet: {exc}", file=sys.stderr)
         return 1
     finally:
+        # `make run` + Ctrl-C: make forwards a second signal to us while we stop the nodes;
+        # a second KeyboardInterrupt here would leave node processes running.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for node in reversed(nodes):
             node.stop()
     return 0
