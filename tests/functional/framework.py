@@ -176,11 +176,27 @@ class NodeProcess:
     def log_path(self) -> Path:
         return self.datadir / "process.log"
 
+    def command_prefix(self) -> list[str]:
+        """Words before the interpreter (e.g. `ip netns exec NS` in the soak harness)."""
+        return []
+
+    def process_env(self) -> dict[str, str]:
+        """Environment added to the process's (e.g. `POWCHAIN_CRASH_AT` in the soak harness)."""
+        return {}
+
+    def p2p_listen(self) -> str:
+        """The --p2p address the process binds."""
+        return self.p2p_address
+
+    def api_listen(self) -> str:
+        """The --api address the process binds."""
+        return f"127.0.0.1:{self.api_port}"
+
     def args(self) -> list[str]:
         """The command line of this node."""
-        cmd = [sys.executable, "-m", "powchain", "node", "--network", self.network]
-        cmd += ["--datadir", str(self.datadir), "--p2p", self.p2p_address]
-        cmd += ["--api", f"127.0.0.1:{self.api_port}"]
+        cmd = [*self.command_prefix(), sys.executable, "-m", "powchain", "node"]
+        cmd += ["--network", self.network, "--datadir", str(self.datadir)]
+        cmd += ["--p2p", self.p2p_listen(), "--api", self.api_listen()]
         for peer in self.connect:
             cmd += ["--connect", peer]
         if self.mining:
@@ -194,7 +210,7 @@ class NodeProcess:
         with self.log_path.open("ab") as out:
             stamp = time.strftime("%H:%M:%S")
             out.write(f"\n=== {stamp} start: {' '.join(self.args())}\n".encode())
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PYTHONUNBUFFERED="1", **self.process_env())
         env.pop("POWCHAIN_WALLET_PASSPHRASE", None)
         with self.log_path.open("ab") as out:
             self.process = subprocess.Popen(

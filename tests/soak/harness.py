@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,35 +39,17 @@ class SoakNode(NodeProcess):
     def api_url(self) -> str:
         return f"http://{self.api_host}:{self.api_port}"
 
-    def args(self) -> list[str]:
-        cmd = [*self.prefix, sys.executable, "-m", "powchain", "node", "--network", self.network]
-        cmd += ["--datadir", str(self.datadir), "--p2p", f"{self.p2p_bind}:{self.p2p_port}"]
-        cmd += ["--api", f"{self.api_host}:{self.api_port}"]
-        for peer in self.connect:
-            cmd += ["--connect", peer]
-        if self.mining:
-            cmd.append("--mine")
-        return cmd + list(self.extra_args)
+    def command_prefix(self) -> list[str]:
+        return list(self.prefix)
 
-    def start(self, wait: bool = True) -> None:
-        """Spawn the process in its own session with `env` added; wait for the API."""
-        assert not self.running, f"{self.name} is already running"
-        self.datadir.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ, PYTHONUNBUFFERED="1", **self.env)
-        env.pop("POWCHAIN_WALLET_PASSPHRASE", None)
-        with self.log_path.open("ab") as out:
-            out.write(f"\n=== {time.strftime('%H:%M:%S')} start {self.env}\n".encode())
-            out.flush()
-            self.process = subprocess.Popen(
-                self.args(),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,
-            )
-        if wait:
-            self.wait_for_ready()
+    def process_env(self) -> dict[str, str]:
+        return dict(self.env)
+
+    def p2p_listen(self) -> str:
+        return f"{self.p2p_bind}:{self.p2p_port}"
+
+    def api_listen(self) -> str:
+        return f"{self.api_host}:{self.api_port}"
 
     def wait_exit(self, timeout: float = 60) -> int:
         """Wait for the process to end by itself (a crash point); its exit code."""
