@@ -80,27 +80,11 @@ def build_template(node: Node, recipient: bytes, extra_nonce: int = 0) -> Block:
         version=BLOCK_VERSION,
         prev_block=tip.hash,
         merkle_root=merkle_root([tx.txid for tx in all_txs]),
-        time=max(node.now(), _median_time_past(node) + 1),
-        bits=_next_bits(node),
+        time=max(node.now(), node.median_time_past() + 1),
+        bits=node.next_bits(),
         nonce=0,
     )
     return Block(header, all_txs)
-
-
-def _next_bits(node: Node) -> int:
-    """Bits required of a child of the tip: `node.next_bits()`, or the chain state's."""
-    helper = getattr(node, "next_bits", None)
-    if helper is not None:
-        return int(helper())
-    return node.chainstate.next_bits(node.tip)
-
-
-def _median_time_past(node: Node) -> int:
-    """Median time past of the tip: `node.median_time_past()`, or the chain state's."""
-    helper = getattr(node, "median_time_past", None)
-    if helper is not None:
-        return int(helper())
-    return node.chainstate.median_time_past(node.tip)
 
 
 def solve_in_process(
