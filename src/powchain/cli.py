@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from click.core import ParameterSource
@@ -25,8 +25,10 @@ from .core.keys import AddressError, decode_address, encode_address
 from .core.params import DEVNET, DEVNET_FAUCET_SECRET, NETWORKS, ChainParams
 from .core.units import format_coins, parse_coins
 from .wallet.builder import build_post, build_transfer, suggest_fee, tx_size
-from .wallet.client import ApiError, NodeClient
-from .wallet.keystore import Keystore, KeystoreError, WalletKey, read_passphrase
+
+if TYPE_CHECKING:  # httpx and cryptography load in the commands that use them, not in `node`
+    from .wallet.client import NodeClient
+    from .wallet.keystore import WalletKey
 
 __all__ = ["main"]
 
@@ -129,9 +131,13 @@ class Ctx:
         self.fee: int | None = None  # units; None = the default fee for the size
 
     def client(self) -> NodeClient:
+        from .wallet.client import NodeClient
+
         return NodeClient(self.url, token=read_cookie(self.datadir))
 
     def load_key(self, name: str | None) -> WalletKey:
+        from .wallet.keystore import Keystore, read_passphrase
+
         store = Keystore.load(self.wallet_file, read_passphrase())
         return store.get(name)
 
@@ -154,6 +160,9 @@ def _handle_errors(f: F) -> F:
     """Turn ApiError / KeystoreError into a one-line error and exit code 1."""
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .wallet.client import ApiError
+        from .wallet.keystore import KeystoreError
+
         try:
             return f(*args, **kwargs)
         except ApiError as exc:
@@ -398,6 +407,8 @@ def create(name: str, **opts: Any) -> None:
       powchain wallet create
       powchain wallet create --name savings
     """
+    from .wallet.keystore import Keystore, read_passphrase
+
     ctx = Ctx(**_ctx_args(opts))
     if ctx.wallet_file.exists():
         passphrase = read_passphrase()
@@ -417,6 +428,8 @@ def create(name: str, **opts: Any) -> None:
 @_handle_errors
 def list_keys(**opts: Any) -> None:
     """List the wallet's keys and addresses."""
+    from .wallet.keystore import Keystore, read_passphrase
+
     ctx = Ctx(**_ctx_args(opts))
     for key in Keystore.load(ctx.wallet_file, read_passphrase()).keys:
         click.echo(f"{key.name}\t{key.address(ctx.params.hrp)}")
@@ -575,6 +588,8 @@ def faucet(to_address: str, amount: str, **opts: Any) -> None:
         recipient = decode_address(to_address, ctx.params.hrp)
     except AddressError as exc:
         raise click.BadParameter(str(exc), param_hint="ADDRESS") from exc
+    from .wallet.keystore import WalletKey
+
     key = WalletKey("devnet-faucet", DEVNET_FAUCET_SECRET)
 
     def make(nonce: int, fee_units: int) -> Any:

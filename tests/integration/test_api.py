@@ -363,3 +363,18 @@ async def test_metrics_docs_and_index(api: Api) -> None:
 
 async def test_wrong_method(api: Api) -> None:
     assert_problem(await api.http.delete("/api/v1/status"), 405, "method-not-allowed")
+
+
+async def test_explorer_wallet_loads_on_first_use(api: Api) -> None:
+    """The pages' templates and the node wallet's keystore load lazily: a page and a wallet
+    form still work after an app was created without them."""
+    wall = await api.http.get("/posts")
+    assert wall.status_code == 200 and "<html" in wall.text.lower()
+    form = {"token": api.token, "passphrase": "short", "text": "hi"}
+    r = await api.http.post("/posts/write", data=form)
+    assert r.status_code == 200
+    assert "wallet: the passphrase must have at least 8 characters" in r.text
+    form["passphrase"] = "long enough passphrase"
+    r = await api.http.post("/posts/write", data=form)
+    assert r.status_code == 200 and "rejected: " in r.text  # a fresh key has no coins to pay fees
+    assert (api.node.config.datadir / "explorer-wallet.address").read_text().startswith("rpow1")

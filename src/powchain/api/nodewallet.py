@@ -16,14 +16,16 @@ import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.keys import xonly_pubkey
 from ..core.params import DEVNET_FAUCET_SECRET
 from ..core.transaction import Transaction
 from ..policy.fees import min_relay_fee
 from ..wallet.builder import build_post, build_transfer, suggest_fee, tx_size
-from ..wallet.keystore import Keystore, KeystoreError, WalletKey
+
+if TYPE_CHECKING:  # the keystore (and its `cryptography` import, ~6 MB) loads on first use
+    from ..wallet.keystore import WalletKey
 
 __all__ = ["NodeWallet", "WalletDisabled", "is_loopback", "WALLET_FILE", "ADDRESS_FILE"]
 
@@ -91,6 +93,8 @@ class NodeWallet:
 
         Raises WalletDisabled, KeystoreError (WrongPassphrase included).
         """
+        from ..wallet.keystore import Keystore, KeystoreError
+
         if not self.enabled:
             raise WalletDisabled(self.disabled_reason)
         if len(passphrase) < 8:
