@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -155,3 +156,55 @@ def test_kill_9_reopens_at_a_consistent_tip(tmp_path: Path, kill_after: int) -> 
     for block in blocks[reopened.height :]:  # the survivor continues where it stopped
         accept_block(reopened, block, NOW)
     assert reopened.tip.hash == blocks[-1].hash
+
+
+V1_TABLES = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE accounts (pubkey BLOB PRIMARY KEY, balance INTEGER NOT NULL,
+    nonce INTEGER NOT NULL, immature INTEGER NOT NULL);
+CREATE TABLE tx_index (txid BLOB PRIMARY KEY, block_hash BLOB NOT NULL,
+    height INTEGER NOT NULL, pos INTEGER NOT NULL);
+CREATE INDEX tx_index_height ON tx_index (height);
+CREATE TABLE address_history (address BLOB NOT NULL, height INTEGER NOT NULL,
+    pos INTEGER NOT NULL, direction TEXT NOT NULL, txid BLOB NOT NULL,
+    PRIMARY KEY (address, height, pos, direction));
+CREATE INDEX address_history_height ON address_history (height);
+INSERT INTO meta VALUES ('schema_version', CAST('1' AS BLOB));
+INSERT INTO accounts VALUES (x'11', 500, 3, 0);
+INSERT INTO tx_index VALUES (x'22', x'33', 7, 1);
+INSERT INTO address_history VALUES (x'11', 7, 1, 'out', x'22');
+"""
+
+
+def _without_rowid(db: Database, table: str) -> bool:
+    row = db.query_one("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
+    return row is not None and "WITHOUT ROWID" in row[0]
+
+
+def test_schema_1_file_is_upgraded_in_place_with_rows_kept(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / DB_FILENAME)
+    conn.executescript(V1_TABLES)
+    conn.close()
+    db = Database.open_in(tmp_path)
+    assert db.meta_get("schema_version") == b"2"
+    for table in ("accounts", "tx_index", "address_history"):
+        assert _without_rowid(db, table), table
+    assert db.query("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL") == []
+    assert db.query("SELECT * FROM accounts") == [(b"\x11", 500, 3, 0)]
+    assert db.query("SELECT * FROM tx_index") == [(b"\x22", b"\x33", 7, 1)]
+    assert db.query("SELECT * FROM address_history") == [(b"\x11", 7, 1, "out", b"\x22")]
+    assert db.integrity_check() == "ok"
+    db.close()
+    assert Database.open_in(tmp_path).meta_get("schema_version") == b"2"  # idempotent reopen
+
+
+def test_file_from_a_newer_build_is_refused_untouched(tmp_path: Path) -> None:
+    db = Database.open_in(tmp_path)
+    with db.transaction():
+        db.meta_set("schema_version", b"99")
+    db.close()
+    with pytest.raises(RuntimeError, match="schema 99, this build reads 2"):
+        Database.open_in(tmp_path)
+    conn = sqlite3.connect(tmp_path / DB_FILENAME)
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    assert row == (b"99",)

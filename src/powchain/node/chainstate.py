@@ -389,8 +389,6 @@ class ChainState:
         overlay, _fees = connect_block(
             block, height, view, self.params, check_signatures=pending is None
         )
-        if pending is not None:
-            pending.check()
         coinbase = block.txs[0]
         crash_point("connect-before-tx")
         with self.db.transaction():
@@ -402,6 +400,8 @@ class ChainState:
             store.set_active(self.db, height, entry.hash)
             store.set_status(self.db, entry.hash, int(Status.VALID))
             store.set_tip(self.db, entry.hash)
+            if pending is not None:
+                pending.check()  # the writes overlapped the workers; a bad signature rolls back
         crash_point("connect-after-tx")
         entry.status = Status.VALID
         self.chain.append(entry)
@@ -422,7 +422,7 @@ class ChainState:
             write_accounts(self.db, undo.previous)
             crash_point("disconnect-in-tx")
             delete_coinbase(self.db, entry.height)
-            unindex_block(self.db, entry.height)
+            unindex_block(self.db, block, entry.height)
             store.delete_active(self.db, entry.height)
             store.delete_undo(self.db, entry.hash)
             store.set_tip(self.db, entry.prev.hash)

@@ -20,7 +20,13 @@ from typing import Any
 
 __all__ = ["Database", "SCHEMA_VERSION", "DB_FILENAME"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+MIGRATIONS = {2: "migrate_2.sql"}
+"""Schema version -> the script that upgrades the version before it (in this package)."""
+CACHE_KIB = 32 * 1024
+"""SQLite page cache per connection, KiB (allocated as pages are read; default is 2 MiB)."""
+MMAP_BYTES = 256 * 1024 * 1024
+"""Map up to this much of the file: cold page reads without a read() copy each."""
 DB_FILENAME = "chain.sqlite"
 
 Params = Sequence[Any]
@@ -38,6 +44,8 @@ class Database:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA foreign_keys=ON")
+        self._conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+        self._conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
         self._migrate()
 
     @classmethod
@@ -47,15 +55,19 @@ class Database:
         return cls(datadir / DB_FILENAME)
 
     def _migrate(self) -> None:
-        schema = resources.files("powchain.storage").joinpath("schema.sql").read_text("utf-8")
+        """Create missing tables, then upgrade an older file one version at a time, all in one
+        transaction. Raises RuntimeError for a file newer than this build."""
         with self.transaction():
-            for statement in _split_sql(schema):
+            for statement in _split_sql(_package_sql("schema.sql")):
                 self._conn.execute(statement)
             found = self.meta_get("schema_version")
-            if found is None:
-                self.meta_set("schema_version", str(SCHEMA_VERSION).encode())
-            elif int(found) != SCHEMA_VERSION:
-                raise RuntimeError(f"schema {int(found)}, this build reads {SCHEMA_VERSION}")
+            version = SCHEMA_VERSION if found is None else int(found)
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(f"schema {version}, this build reads {SCHEMA_VERSION}")
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _split_sql(_package_sql(MIGRATIONS[step])):
+                    self._conn.execute(statement)
+            self.meta_set("schema_version", str(SCHEMA_VERSION).encode())
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -122,6 +134,10 @@ class Database:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def _package_sql(name: str) -> str:
+    return resources.files("powchain.storage").joinpath(name).read_text("utf-8")
 
 
 def _split_sql(script: str) -> list[str]:

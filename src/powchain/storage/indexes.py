@@ -86,10 +86,21 @@ def index_block(db: Database, block: Block, height: int) -> None:
     )
 
 
-def unindex_block(db: Database, height: int) -> None:
-    """Remove everything indexed for the block at `height` (on disconnect)."""
-    for table in ("tx_index", "address_history", "posts"):
-        db.execute(f"DELETE FROM {table} WHERE height = ?", (height,))  # noqa: S608 - fixed names
+def unindex_block(db: Database, block: Block, height: int) -> None:
+    """Remove everything `index_block(db, block, height)` added (on disconnect), by primary key."""
+    located, history = [], []
+    for pos, tx in enumerate(block.txs):
+        located.append((tx.txid,))
+        history.append((tx.recipient, height, pos, IN))
+        if not tx.is_coinbase:
+            history.append((tx.sender, height, pos, OUT))
+    db.executemany("DELETE FROM tx_index WHERE txid = ?", located)
+    db.executemany(
+        "DELETE FROM address_history WHERE address = ? AND height = ? AND pos = ? "
+        "AND direction = ?",
+        history,
+    )
+    db.execute("DELETE FROM posts WHERE height = ?", (height,))
 
 
 def lookup_tx(db: Database, txid: bytes) -> TxLocation | None:

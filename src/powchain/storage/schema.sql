@@ -1,4 +1,4 @@
--- powchain storage schema (version 1). One SQLite file per datadir: `chain.sqlite`.
+-- powchain storage schema (version 2; `migrate_2.sql` upgrades a version-1 file). One SQLite file per datadir: `chain.sqlite`.
 -- Hashes and keys are 32-byte BLOBs in internal byte order; money and nonces are INTEGER units.
 -- Every block connect/disconnect rewrites accounts, undo, coinbases, indexes, active_chain and
 -- meta.tip inside ONE transaction, so the file always reopens at a consistent tip.
@@ -34,12 +34,14 @@ CREATE TABLE IF NOT EXISTS block_undo (
 );
 
 -- State at the tip. An account equal to the empty account has no row.
+-- Tables keyed by random 32-byte keys are WITHOUT ROWID: one B-tree per table, so a lookup or
+-- insert touches one tree instead of the key index plus the rowid table.
 CREATE TABLE IF NOT EXISTS accounts (
     pubkey   BLOB PRIMARY KEY,
     balance  INTEGER NOT NULL,
     nonce    INTEGER NOT NULL,
     immature INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS active_chain (
     height INTEGER PRIMARY KEY,
@@ -58,8 +60,7 @@ CREATE TABLE IF NOT EXISTS tx_index (
     block_hash BLOB NOT NULL,
     height     INTEGER NOT NULL,
     pos        INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS tx_index_height ON tx_index (height);
+) WITHOUT ROWID;
 
 -- direction: 'in' (received) or 'out' (sent); a self-payment has both rows.
 CREATE TABLE IF NOT EXISTS address_history (
@@ -69,8 +70,7 @@ CREATE TABLE IF NOT EXISTS address_history (
     direction TEXT NOT NULL,
     txid      BLOB NOT NULL,
     PRIMARY KEY (address, height, pos, direction)
-);
-CREATE INDEX IF NOT EXISTS address_history_height ON address_history (height);
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS posts (
     height INTEGER NOT NULL,
