@@ -187,3 +187,20 @@ def test_encoder_refuses_to_build_oversized_lists() -> None:
 def test_random_bytes_never_raise_anything_but_parse_error(frame: bytes) -> None:
     with contextlib.suppress(ParseError):
         m.decode(frame)
+
+
+@settings(max_examples=100)
+@given(st.lists(txs, min_size=1, max_size=4), headers)
+def test_raw_block_frame_is_the_encoded_block_message(
+    block_txs: list[Transaction], header: BlockHeader
+) -> None:
+    block = Block(header, tuple(block_txs))
+    frame = m.encode_block_raw(block.serialize())
+    assert frame == m.encode(m.BlockMsg(block))
+    assert m.decode(frame) == m.BlockMsg(block)
+
+
+def test_raw_block_frame_over_the_limit_is_refused() -> None:
+    assert len(m.encode_block_raw(bytes(m.MAX_MESSAGE_SIZE - 1))) == m.MAX_MESSAGE_SIZE
+    with pytest.raises(ValueError, match="exceeds"):
+        m.encode_block_raw(bytes(m.MAX_MESSAGE_SIZE))

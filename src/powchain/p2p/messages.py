@@ -48,6 +48,7 @@ __all__ = [
     "MempoolMsg",
     "MESSAGES",
     "encode",
+    "encode_block_raw",
     "decode",
     "ParseError",
     "PROTOCOL_VERSION",
@@ -463,6 +464,15 @@ def encode(message: AnyMessage) -> bytes:
     if len(frame) > MAX_MESSAGE_SIZE:
         raise ValueError(f"message of {len(frame)} bytes exceeds {MAX_MESSAGE_SIZE}")
     return frame
+
+
+def encode_block_raw(raw: bytes) -> bytes:
+    """The `block` frame of an already serialized block (`command:u8 | raw`), the same bytes
+    `encode(BlockMsg(Block.parse(raw)))` gives without parsing and re-serializing (a stored
+    body is relayed as stored). ValueError if over MAX_MESSAGE_SIZE."""
+    if len(raw) + 1 > MAX_MESSAGE_SIZE:
+        raise ValueError(f"message of {len(raw) + 1} bytes exceeds {MAX_MESSAGE_SIZE}")
+    return bytes((Command.BLOCK,)) + raw
 
 
 def decode(frame: bytes) -> AnyMessage:

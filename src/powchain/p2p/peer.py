@@ -167,6 +167,11 @@ class Peer:
 
     def push(self, message: AnyMessage) -> None:
         """Queue a message for the writer task (non-blocking; safe from event handlers)."""
+        self.push_frame(encode(message))
+
+    def push_frame(self, frame: bytes) -> None:
+        """Queue an already encoded frame (`command:u8 | payload`, e.g. from
+        `messages.encode_block_raw`) for the writer task, as `push` does."""
         if self._closed:
             return
         if self._queue.qsize() >= MAX_SEND_QUEUE:
@@ -175,7 +180,7 @@ class Peer:
                 self.aclose(1008, "send-queue-full")
             )
             return
-        self._queue.put_nowait(encode(message))
+        self._queue.put_nowait(frame)
 
     async def writer(self) -> None:
         """Send queued frames until closed."""

@@ -458,13 +458,12 @@ class PeerManager:
         missing: list[m.InvItem] = []
         for item in message.items:
             if item.type == m.InvType.BLOCK:
-                block = self.node.get_block(item.hash)
-                if inspect.isawaitable(block):
-                    block = await block
-                if block is None:
+                # the stored bytes as they are: no parse and re-serialize of a 1 MB body
+                raw = await _maybe_await(self.node.get_block_raw(item.hash))
+                if raw is None:
                     missing.append(item)
                 else:
-                    peer.push(m.BlockMsg(block))
+                    peer.push_frame(m.encode_block_raw(raw))
             else:
                 tx = self.node.mempool.get(item.hash)
                 if tx is None:
