@@ -3,7 +3,8 @@
 of bad hex, huge or negative numbers and odd unicode, query values of the wrong type, bodies
 of bad JSON, wrong types, huge numbers and oversized payloads, bad or missing Authorization
 headers and content types. Against a real regtest node over 127.0.0.1: no answer is a 5xx,
-the process is alive after, and its resident memory grows less than RSS_BOUND_KIB.
+the process is alive after, and once warmed up by the first CHUNK requests its resident memory
+grows less than RSS_BOUND_KIB over the rest.
 """
 
 from __future__ import annotations
@@ -119,7 +120,10 @@ def malformed(draw: st.DrawFn, ops: list[tuple[str, str, list[str], list[str]]])
 
 
 def abuse(node: NodeProcess, examples: int) -> tuple[collections.Counter[int], int]:
-    """Send `examples` generated requests; (status counts, RSS growth in KiB)."""
+    """Send `examples` generated requests; (status counts, RSS growth in KiB after the first
+    chunk). The first CHUNK requests are the warm-up: they load what the node loads on first use
+    (the explorer's templates, the keystore) and fill SQLite's page cache, which is no leak;
+    memory must then stay flat over the rest."""
     client = httpx.Client(base_url=node.api_url, timeout=30)
     spec = client.get("/openapi.json").json()
     ops = operations(spec)
@@ -135,7 +139,7 @@ def abuse(node: NodeProcess, examples: int) -> tuple[collections.Counter[int], i
             errors.append(f"{request.method} {request.url} -> {response.status_code}")
         assert response.status_code < 500, errors[-1]
 
-    rss_before = rss_kib(node.process.pid)
+    rss = [rss_kib(node.process.pid)]
     try:
         for start in range(0, examples, CHUNK):
             run = settings(
@@ -145,9 +149,11 @@ def abuse(node: NodeProcess, examples: int) -> tuple[collections.Counter[int], i
                 suppress_health_check=list(HealthCheck),
             )(given(malformed(ops))(send))
             run()
+            rss.append(rss_kib(node.process.pid))
     finally:
         client.close()
-    return statuses, rss_kib(node.process.pid) - rss_before
+    log.info("RSS KiB after each chunk of %d requests: %s", CHUNK, rss)
+    return statuses, rss[-1] - rss[min(1, len(rss) - 1)]
 
 
 def check_abuse(tmp_path: Path, examples: int, scenario: str) -> None:
@@ -167,7 +173,7 @@ def check_abuse(tmp_path: Path, examples: int, scenario: str) -> None:
     record(
         scenario,
         f"{sent:,} generated malformed requests from /openapi.json: 0 server errors ({common}), "
-        f"alive, RSS +{grown / 1024:.1f} MiB",
+        f"alive, RSS +{grown / 1024:.1f} MiB after the first {CHUNK}",
         f"no 5xx, alive, RSS < +{RSS_BOUND_KIB // 1024} MiB",
         True,
     )

@@ -137,9 +137,9 @@ def test_crash_points_short(tmp_path: Path) -> None:
 def test_crash_points_soak(tmp_path: Path) -> None:
     from powchain.node.crashpoints import POINTS
 
-    # 50 hits per point (the figure) takes ~60 min here: POWCHAIN_CRASH_HITS=50
-    hits = int(os.environ.get("POWCHAIN_CRASH_HITS", "8"))
-    kills = int(os.environ.get("POWCHAIN_KILLS", "20"))
+    # the figures: 50 hits per point and 50 kill -9 (350 restarts, ~4 s each here)
+    hits = int(os.environ.get("POWCHAIN_CRASH_HITS", "50"))
+    kills = int(os.environ.get("POWCHAIN_KILLS", "50"))
     crashes, restarts = run_crashes(tmp_path, list(POINTS), hits, kills)
     record(
         "2 crashes",
