@@ -228,6 +228,60 @@ async def test_submit_coinbase_and_trailing_bytes(api: Api) -> None:
     assert_problem(r, 400, "bad-encoding")
 
 
+FAST = {"Content-Type": "application/json"}
+ROUTE = {"Content-Type": "application/merge-patch+json"}  # JSON the fast path leaves to FastAPI
+
+
+async def test_fast_path_answers_as_the_route(api: Api) -> None:
+    """POST /txs with `application/json` is answered by `fastpath`; another JSON content type
+    by the FastAPI route. Both give the same status, headers and bytes for every outcome."""
+    await fund(api)
+
+    async def both(body: bytes) -> tuple[httpx.Response, httpx.Response]:
+        fast = await api.http.post("/api/v1/txs", content=body, headers=FAST)
+        return fast, await api.http.post("/api/v1/txs", content=body, headers=ROUTE)
+
+    def same(fast: httpx.Response, route: httpx.Response) -> None:
+        assert fast.status_code == route.status_code, (fast.text, route.text)
+        assert fast.content == route.content
+        assert fast.headers["content-type"] == route.headers["content-type"] == "application/json"
+        assert fast.headers["content-length"] == route.headers["content-length"]
+
+    first = await api.http.post(
+        "/api/v1/txs", content=b'{"raw":"%s"}' % transfer(0).encode(), headers=FAST
+    )
+    second = await api.http.post("/api/v1/txs", json={"raw": transfer(1)}, headers=ROUTE)
+    for r, nonce in ((first, 0), (second, 1)):
+        assert r.status_code == 202
+        assert r.json() == {
+            "txid": hash_to_hex(Transaction.from_bytes(bytes.fromhex(transfer(nonce))).txid)
+        }
+    assert first.headers["content-type"] == second.headers["content-type"]
+    coinbase = Transaction.coinbase(REGTEST.chain_id, 1, xonly_pubkey(SECRET), 1)
+    other_chain = build_transfer(SECRET, DEVNET.chain_id, 2, xonly_pubkey(OTHER), 1, 1_000, AUX)
+    broken = bytearray(bytes.fromhex(transfer(2)))
+    broken[-1] ^= 1
+    for raw in (
+        transfer(0),  # 422 duplicate
+        transfer(2, fee=0),  # 422 fee-too-low
+        transfer(0, secret=OTHER),  # insufficient-funds
+        broken.hex(),  # 400 bad-signature
+        other_chain.serialize().hex(),  # 400 wrong-chain
+        coinbase.serialize().hex(),  # 400 bad-coinbase
+        "zz",  # 400 bad-encoding
+        transfer(2) + "00",  # 400 bad-encoding (trailing bytes)
+    ):
+        same(*await both(b' { "raw" :\n"%s" } ' % raw.encode()))
+    for body in (b"{not json", b'{"raw": 12}', b"[]", b'{"raw": "00", "extra": 1}', b""):
+        same(*await both(body))  # shapes the fast path hands to the route
+
+
+async def test_fast_path_keeps_the_openapi_entry(api: Api) -> None:
+    schema = (await api.http.get("/openapi.json")).json()
+    post = schema["paths"]["/api/v1/txs"]["post"]
+    assert "202" in post["responses"] and "requestBody" in post
+
+
 async def test_body_over_one_mib(api: Api) -> None:
     big = b'{"raw": "' + b"00" * (1024 * 1024) + b'"}'
     r = await api.http.post(

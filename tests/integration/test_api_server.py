@@ -76,3 +76,38 @@ async def test_events_client_and_shutdown(tmp_path: Path) -> None:
     finally:
         await server.stop()
         await node.stop()
+
+
+async def test_keep_alive_pipelined_and_close(tmp_path: Path) -> None:
+    """Raw HTTP/1.1 on one connection: two pipelined submissions are answered in order, each
+    with its own complete head and body (the coalesced writes), then `Connection: close`
+    ends the connection after its answer."""
+    node = Node(NodeConfig(params=REGTEST, datadir=tmp_path))
+    await node.start()
+    server = ApiServer(create_app(node), "127.0.0.1", 0)
+    await server.start()
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+
+        def post(body: bytes, extra: bytes = b"") -> bytes:
+            head = b"POST /api/v1/txs HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\n"
+            return head + extra + b"content-length: %d\r\n\r\n" % len(body) + body
+
+        async def answer() -> tuple[bytes, bytes]:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+            return head.split(b"\r\n")[0], await reader.readexactly(length)
+
+        writer.write(post(b'{"raw": "zz"}') + post(b'{"raw": 1}'))
+        first, second = await answer(), await answer()
+        assert first[0] == b"HTTP/1.1 400 Bad Request"
+        assert json.loads(first[1])["error"] == "bad-encoding"
+        assert second[0].startswith(b"HTTP/1.1 422 ")
+        assert json.loads(second[1])["error"] == "invalid-request"
+        writer.write(post(b'{"raw": ""}', b"connection: close\r\n"))
+        assert json.loads((await answer())[1])["error"] == "bad-encoding"
+        assert await asyncio.wait_for(reader.read(), 10) == b""  # closed by the server
+    finally:
+        writer.close()
+        await server.stop()
+        await node.stop()

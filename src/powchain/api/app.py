@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from .. import __version__
 from .errors import BodyLimitMiddleware, CatchAllMiddleware, install_error_handlers
 from .explorer import mount_explorer
+from .fastpath import NodeApi
 from .metrics import CONTENT_TYPE, NodeMetrics
 from .routes import connected_peers, mempool_stats, router
 from .sse import EventHub
@@ -48,11 +49,12 @@ def read_cookie(datadir: Path) -> str | None:
 
 
 def create_app(node: Any, token: str | None = None) -> FastAPI:
-    """The API of `node` (the Node facade of docs/architecture.md).
+    """The API of `node` (the Node facade of docs/architecture.md): FastAPI, with a lean path
+    for `POST /api/v1/txs` in front (see `fastpath`).
 
     `token`: the admin token; by default a fresh one is written to the node's datadir.
     """
-    app = FastAPI(
+    app = NodeApi(
         title="powchain node API",
         version=__version__,
         description="REST API of a powchain node (SPEC §7). Hashes and txids are "

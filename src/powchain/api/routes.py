@@ -31,7 +31,7 @@ from .schemas import (
     work_hex,
 )
 
-__all__ = ["router", "mempool_stats"]
+__all__ = ["router", "mempool_stats", "submit_raw_hex"]
 
 router = APIRouter(prefix="/api/v1")
 
@@ -201,17 +201,22 @@ def _lookup_json(node: Any, found: Any) -> dict[str, Any]:
 @router.post("/txs", status_code=202)
 async def submit_tx(request: Request, body: TxSubmit) -> dict[str, str]:
     """Submit a serialized transaction; 202 with its txid, or the node's rejection."""
-    node = _node(request)
+    return {"txid": submit_raw_hex(_node(request), body.raw)}
+
+
+def submit_raw_hex(node: Any, raw: str) -> str:
+    """Parse the hex of a serialized transaction and submit it to `node`'s mempool; its txid
+    (byte-reversed hex). Raises ApiProblem 400 (`bad-encoding`, `bad-coinbase`,
+    `wrong-chain`) or the node's `Rejected`. Shared by the route and `fastpath`."""
     try:
-        tx = Transaction.from_bytes(bytes.fromhex(body.raw))
+        tx = Transaction.from_bytes(bytes.fromhex(raw))
     except (ValueError, ParseError) as exc:
         raise ApiProblem(400, "bad-encoding", f"not a serialized transaction: {exc}") from exc
     if tx.is_coinbase:
         raise ApiProblem(400, "bad-coinbase", "a coinbase only exists inside a block")
     if tx.chain_id != node.params.chain_id:
         raise ApiProblem(400, "wrong-chain", f"chain_id {tx.chain_id:#x} is not this network's")
-    txid = node.submit_transaction(tx)
-    return {"txid": hash_to_hex(txid)}
+    return hash_to_hex(node.submit_transaction(tx))
 
 
 # -- accounts and posts --------------------------------------------------------------------

@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from .app import close_app
 
@@ -25,6 +27,51 @@ class _Server(uvicorn.Server):
         yield
 
 
+class _CoalescingTransport:
+    """An asyncio transport whose writes of one loop iteration go out as one send.
+
+    uvicorn writes a response's head and its body separately, two send(2) calls per answer;
+    on loopback each costs about as much as a mempool lookup (py-spy of the node under B6:
+    26 % of its time in the two `transport.write` lines). Joining them halves the syscalls;
+    a write waits at most until the end of the current loop iteration.
+    """
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            self._loop.call_soon(self._flush)
+        self._pending.append(data)
+
+    def _flush(self) -> None:
+        if self._pending:
+            data = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
+            self._pending.clear()
+            if not self._transport.is_closing():
+                self._transport.write(data)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size() + sum(map(len, self._pending))
+
+    def __getattr__(self, name: str) -> Any:  # the rest of the transport API, unchanged
+        return getattr(self._transport, name)
+
+
+class _HttpProtocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]
+    """uvicorn's HTTP/1.1 protocol (httptools when installed, else h11) over a
+    `_CoalescingTransport`."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(_CoalescingTransport(transport, self.loop))
+
+
 class ApiServer:
     """`await start()` binds host:port and serves in a task; `await stop()` shuts down."""
 
@@ -35,7 +82,10 @@ class ApiServer:
             host=host,
             port=port,
             log_level="warning",
+            access_log=False,  # its arguments were formatted per request even when not logged
+            proxy_headers=False,  # the API never reads the client address
             lifespan="off",
+            http=_HttpProtocol,
             timeout_graceful_shutdown=3,
         )
         self._server = _Server(config)
