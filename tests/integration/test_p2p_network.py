@@ -412,3 +412,87 @@ async def test_low_work_deep_fork_headers_are_not_indexed(net: Net) -> None:
     await wait_until(lambda: a.entry(more[-1].hash) is not None)
     assert pm.ban_list() == []
     await peer.close()
+
+
+async def serve_in_chunks(peer: FakePeer, headers: list[BlockHeader], size: int) -> list[bytes]:
+    """Answer the node's getheaders with `headers` in messages of `size`, each continuing after
+    the locator's first hash (or after genesis, their fork); returns the first locator hash of
+    each getheaders answered. Others (the node's own sync from its tip) are not answered."""
+    asked: list[bytes] = []
+    genesis = genesis_block(REGTEST).hash
+    index = {genesis: 0} | {h.hash: i + 1 for i, h in enumerate(headers)}
+    while True:
+        request = await peer.wait_for(m.GetHeaders)
+        first = request.locator[0]
+        if first not in index:
+            continue
+        asked.append(first)
+        start = index[first]
+        chunk = headers[start : start + size]
+        await peer.send(m.Headers(tuple(chunk)))
+        if len(chunk) < size:
+            return asked
+
+
+@network_test
+async def test_low_work_branch_in_full_messages_is_presynced_not_indexed(net: Net) -> None:
+    """Header presync (p2p/presync.py): a deep low-work branch sent in full headers messages
+    is followed without being indexed and forgotten when it ends below our tip's work; a deep
+    branch that proves more work is downloaded again from the fork and indexed. MAX_HEADERS is
+    lowered to 50 so a regtest chain of ~150 blocks spans several full messages."""
+    size = 50
+    original = m.MAX_HEADERS
+    m.MAX_HEADERS = size
+    try:
+        builder = ChainBuilder()
+        height = LOW_WORK_FORK_DEPTH + 2
+        a, pm = await net.start("a")
+        feed(a, builder.chain(height))
+        low = [b.header for b in builder.chain(height - 1, recipient=BOB.pub)]
+        more = [b.header for b in builder.chain(height + 1, recipient=ALICE.pub)]
+        peer = await FakePeer.connect(pm.listen_port)
+        await peer.handshake(REGTEST, listen_port=40401)
+        await peer.send(m.Headers(tuple(low[:size])))
+        asked = await serve_in_chunks(peer, low, size)
+        assert asked == [low[size - 1].hash, low[2 * size - 1].hash]  # followed, chunk by chunk
+        await peer.send(m.Ping(8))
+        await peer.wait_for(m.Pong)
+        assert [h for h in low if a.entry(h.hash) is not None] == []
+
+        await peer.send(m.Headers(tuple(more[:size])))
+        presynced = await serve_in_chunks(peer, more, size)
+        assert presynced == [more[size - 1].hash, more[2 * size - 1].hash]
+        assert a.entry(more[0].hash) is None  # proven, but not indexed until downloaded again
+        downloaded = await serve_in_chunks(peer, more, size)
+        genesis = genesis_block(REGTEST).hash
+        assert downloaded == [genesis, more[size - 1].hash, more[2 * size - 1].hash]
+        await wait_until(lambda: a.entry(more[-1].hash) is not None)
+        assert pm.ban_list() == []
+        await peer.close()
+    finally:
+        m.MAX_HEADERS = original
+
+
+@network_test
+async def test_presync_header_that_breaks_the_chain_bans(net: Net) -> None:
+    """A full message continuing a presync whose headers do not link is misbehaviour."""
+    size = 50
+    original = m.MAX_HEADERS
+    m.MAX_HEADERS = size
+    try:
+        builder = ChainBuilder()
+        height = LOW_WORK_FORK_DEPTH + 2
+        a, pm = await net.start("a")
+        feed(a, builder.chain(height))
+        low = [b.header for b in builder.chain(height - 1, recipient=BOB.pub)]
+        peer = await FakePeer.connect(pm.listen_port)
+        await peer.handshake(REGTEST, listen_port=40402)
+        await peer.send(m.Headers(tuple(low[:size])))
+        await peer.wait_for(m.GetHeaders)
+        broken = low[size : size + 10] + low[size + 11 : 2 * size + 1]
+        await peer.send(m.Headers(tuple(broken)))
+        assert await peer.closed()
+        await wait_until(lambda: len(pm.ban_list()) == 1)
+        assert [h for h in low if a.entry(h.hash) is not None] == []
+    finally:
+        m.MAX_HEADERS = original

@@ -32,11 +32,13 @@ from powchain.consensus.pow import block_work
 from powchain.core.block import BlockHeader
 from powchain.core.hashing import hash_to_hex
 from powchain.core.params import genesis_block
+from powchain.node.chainstate import IndexEntry
 from powchain.node.events import TipChanged, TxAccepted
 
 from . import messages as m
 from .addrman import AddrMan, ban_key, is_loopback
 from .peer import WS_MAX_SIZE, KnownSet, Misbehaving, Peer, PeerGone, Refused
+from .presync import Presync, Progress
 from .sync import DOWNLOAD_WINDOW, BlockDownload, continuation_locator
 
 __all__ = ["PeerManager", "USER_AGENT", "parse_hostport"]
@@ -117,6 +119,8 @@ class PeerManager:
         self._rejected_txs = KnownSet(20_000)
         self._last_request = 0.0
         self._future_retry: set[int] = set()  # id(peer) with a headers retry scheduled
+        self._presync: dict[int, Presync] = {}  # id(peer) -> its low-work chain, followed
+        self._redownload: dict[int, int] = {}  # id(peer) -> headers it may still have indexed
         self._handlers: dict[type, Callable[[Peer, Any], Any]] = {
             m.Version: self._on_late_handshake,
             m.Verack: self._on_late_handshake,
@@ -331,6 +335,8 @@ class PeerManager:
         if peer in self.peers:
             self.peers.remove(peer)
         self._lacks.pop(id(peer), None)
+        self._presync.pop(id(peer), None)
+        self._redownload.pop(id(peer), None)
         self.download.forget_peer(peer)
         if peer.ready:
             self._request_blocks()
@@ -490,8 +496,7 @@ class PeerManager:
             return
         for header in headers:
             peer.known_blocks.add(header.hash)
-        if self._low_work_fork(headers, complete=len(headers) < m.MAX_HEADERS):
-            log.info("ignored %d low-work side-chain headers from %s", len(headers), peer.address)
+        if self._presync_headers(peer, headers, full=len(headers) == m.MAX_HEADERS):
             return
         try:
             await _maybe_await(self.node.process_headers(list(headers)))
@@ -511,7 +516,7 @@ class PeerManager:
         peer.blocks_received += 1
         self.download.received(block.hash)
         peer.known_blocks.add(block.hash)
-        if self._low_work_fork((block.header,), complete=True):
+        if self._low_work_fork((block.header,)) is not None:
             log.info("ignored a low-work side-chain block from %s", peer.address)
             return
         try:
@@ -520,25 +525,80 @@ class PeerManager:
             self._on_rejected(peer, exc, "block")
         self._request_blocks(first=peer)
 
-    def _low_work_fork(self, headers: Sequence[BlockHeader], complete: bool) -> bool:
-        """True when the headers we do not know yet extend a branch that forks more than
-        LOW_WORK_FORK_DEPTH blocks below our tip and, `complete` (the peer sent all it has),
-        ends with less work than our tip: such a branch is ignored, not indexed (Core bounds
-        it with checkpoints and minimum chain work). The work counted is what the bits claim;
-        a header claiming more than it proves is rejected (and banned) by validation."""
-        new = [h for h in headers if self.node.entry(h.hash) is None]
-        if not new or not complete:
+    def _presync_headers(self, peer: Peer, headers: Sequence[BlockHeader], full: bool) -> bool:
+        """Handle `headers` of a low-work branch without indexing them; False when they are
+        for `process_headers`. A complete low-work branch (fewer than MAX_HEADERS) is ignored;
+        a full message starts or continues a presync (p2p/presync.py) that asks the peer for
+        more until its chain proves our tip's work or ends; a proven chain is asked for again
+        from the fork and indexed. Raises Misbehaving for a presync header that does not link
+        or lacks its claimed work."""
+        key = id(peer)
+        presync = self._presync.get(key)
+        if presync is not None and presync.follows(headers):
+            return self._presync_step(peer, presync, headers, full)
+        self._presync.pop(key, None)
+        budget = self._redownload.get(key, 0)
+        if budget > 0:  # this peer proved the work: index (full header validation applies)
+            self._redownload[key] = budget - len(headers)
             return False
+        parent = self._low_work_fork(headers)
+        if parent is None:
+            return False
+        if not full:
+            log.info("ignored %d low-work side-chain headers from %s", len(headers), peer.address)
+            return True
+        new = [h for h in headers if self.node.entry(h.hash) is None]
+        tip_work = self.node.tip.chainwork
+        presync = Presync.start(parent.hash, parent.height, parent.chainwork, tip_work)
+        self._presync[key] = presync
+        return self._presync_step(peer, presync, new, full)
+
+    def _presync_step(
+        self, peer: Peer, presync: Presync, headers: Sequence[BlockHeader], full: bool
+    ) -> bool:
+        key = id(peer)
+        try:
+            progress = presync.feed(headers, self.params, full)
+        except Rejected as exc:
+            self._presync.pop(key, None)
+            self._on_rejected(peer, exc, "header")
+            return True
+        if progress is Progress.MORE:
+            locator = continuation_locator(presync.last_hash, self.node.block_locator())
+            self._send_getheaders(peer, locator)
+        elif progress is Progress.LOW_WORK:
+            del self._presync[key]
+            log.info(
+                "ignored a low-work side chain of %d headers from %s", presync.count, peer.address
+            )
+        else:
+            del self._presync[key]
+            self._redownload[key] = presync.count + m.MAX_HEADERS
+            log.info("%s proved %d headers of work; downloading them", peer.address, presync.count)
+            locator = continuation_locator(presync.fork_hash, self.node.block_locator())
+            self._send_getheaders(peer, locator)
+        return True
+
+    def _low_work_fork(self, headers: Sequence[BlockHeader]) -> IndexEntry | None:
+        """The indexed parent of the headers we do not know yet when they extend a branch that
+        forks more than LOW_WORK_FORK_DEPTH blocks below our tip and end with less work than
+        our tip; else None. Such a branch is not indexed (Core bounds it with header presync
+        and minimum chain work). The work counted is what the bits claim; a header claiming
+        more than it proves is rejected (and banned) by validation or by the presync."""
+        new = [h for h in headers if self.node.entry(h.hash) is None]
+        if not new:
+            return None
         parent = self.node.entry(new[0].prev_block)
         if parent is None:
-            return False  # validation answers MISSING_PARENT
+            return None  # validation answers MISSING_PARENT
         tip = self.node.tip
         if parent.chainwork + sum(block_work(h.bits) for h in new) >= tip.chainwork:
-            return False
+            return None
         fork = parent
         while fork is not None and not self.node.in_active_chain(fork):
             fork = fork.prev
-        return fork is not None and tip.height - fork.height > LOW_WORK_FORK_DEPTH
+        deep = fork is not None and tip.height - fork.height > LOW_WORK_FORK_DEPTH
+        return parent if deep else None
 
     def _on_rejected(self, peer: Peer, exc: Rejected, what: str) -> None:
         """Map a rejection kind to an action: ban, ask for the parent, or ignore."""
