@@ -211,6 +211,7 @@ async def test_rejections_keep_their_reason(api: Api) -> None:
         (b'{"raw": "01"}', 400, "bad-encoding"),
         (b"[]", 422, "invalid-request"),
         (b'{"raw": "00", "extra": 1}', 422, "invalid-request"),
+        (b"[" * 100_000, 400, "bad-request"),  # json.loads: RecursionError, not ValueError
     ],
 )
 async def test_submit_malformed(api: Api, body: bytes, status: int, error: str) -> None:
