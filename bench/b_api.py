@@ -1,6 +1,11 @@
-"""B6: mempool acceptance through `POST /api/v1/txs` (16 concurrent keep-alive httpx clients
-against a real node process) against in-process `Node.submit_transaction` of the same
-transactions (parsed from the same bytes) on a copy of the same chain."""
+"""B6: mempool acceptance through `POST /api/v1/txs` (16 concurrent keep-alive connections
+from one load process against a real node process) against in-process
+`Node.submit_transaction` of the same transactions (parsed from the same bytes) on a copy of
+the same chain.
+
+The two are measured in alternating rounds, each on a fresh copy of the chain, and the best
+round of each is kept: on cores shared with other work a single pair drifts 30 to 50 %.
+"""
 
 from __future__ import annotations
 
@@ -25,8 +30,12 @@ def payments(data: Data, per_sender: int) -> list[bytes]:
     ]
 
 
-def in_process_rate(data: Data, raws: list[bytes]) -> float:
-    node = open_node(data.small.copy_datadir(data.root / "b6-inproc"), verify_processes=0)
+ROUNDS = 3
+
+
+def in_process_rate(data: Data, raws: list[bytes], label: str) -> float:
+    """tx/s of parse + `submit_transaction` in this process, on a fresh copy of the chain."""
+    node = open_node(data.small.copy_datadir(data.root / f"b6-inproc-{label}"), verify_processes=0)
     try:
         start = time.perf_counter()
         for raw in raws:
@@ -36,8 +45,10 @@ def in_process_rate(data: Data, raws: list[bytes]) -> float:
         node.close()
 
 
-def rest_rate(data: Data, raws: list[bytes]) -> float:
-    node = NodeProc(data.small.copy_datadir(data.root / "b6-rest"))
+def rest_rate(data: Data, raws: list[bytes], label: str) -> float:
+    """tx/s through POST /api/v1/txs of a node process on a fresh copy of the chain; every
+    transaction must be answered 202."""
+    node = NodeProc(data.small.copy_datadir(data.root / f"b6-rest-{label}"))
     try:
         seconds, statuses = post_txs(node.url, raws)
         accepted = sum(1 for s in statuses if s == 202)
@@ -50,17 +61,22 @@ def rest_rate(data: Data, raws: list[bytes]) -> float:
 
 def run(data: Data) -> list[Row]:
     raws = payments(data, 1)[: 100 if data.smoke else 2_000]  # 16 clients x 125
-    bound = in_process_rate(data, raws)
-    rate = rest_rate(data, raws)
+    bounds: list[float] = []
+    rates: list[float] = []
+    for n in range(1 if data.smoke else ROUNDS):
+        bounds.append(in_process_rate(data, raws, str(n)))
+        rates.append(rest_rate(data, raws, str(n)))
+    rounds = ", ".join(f"{r:,.0f}/{b:,.0f}" for r, b in zip(rates, bounds, strict=True))
     return [
         Row(
             "B6",
             f"POST /txs, 16 keep-alive clients, {len(raws):,} txs",
-            rate,
+            max(rates),
             "tx/s",
-            bound,
+            max(bounds),
             "tx/s in-process submit",
             0.5,
             ">= 0.5",
+            note=f"B6 rounds (REST/in-process tx/s): {rounds}; best of each kept",
         ),
     ]
