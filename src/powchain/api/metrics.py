@@ -1,70 +1,81 @@
 """Prometheus metrics (GET /metrics) on a per-app CollectorRegistry.
 
 Gauges are read from the node at scrape time; counters count node events (blocks connected,
-transactions accepted, reorgs) from the moment the app was created.
+transactions accepted, reorgs) from the moment the app was created. The counters are plain
+ints bumped by the node's events; `prometheus_client` (about 1 MB of RSS, and a lock per
+increment) is imported and the registry built on the first scrape, which reports them as
+counters with the app's creation time as `_created`.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.core import Metric
 
 __all__ = ["NodeMetrics", "CONTENT_TYPE"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-
-class _NodeGauges(Collector):
-    def __init__(self, node: Any, stats: Any, peers: Any) -> None:
-        self._node = node
-        self._stats = stats
-        self._peers = peers
-
-    def collect(self) -> Iterator[Metric]:
-        node = self._node
-        mempool = self._stats(node)
-        peers = self._peers(node)
-        for name, doc, value in (
-            ("powchain_height", "Height of the active tip", node.tip.height),
-            ("powchain_peers", "Connected peers", peers),
-            ("powchain_mempool_transactions", "Transactions in the mempool", mempool["count"]),
-            ("powchain_mempool_bytes", "Serialized bytes in the mempool", mempool["bytes"]),
-        ):
-            yield GaugeMetricFamily(name, doc, value=value)
+_COUNTERS = (
+    ("blocks", "powchain_blocks_connected", "Blocks connected to the active chain"),
+    ("txs", "powchain_txs_accepted", "Transactions accepted to the mempool"),
+    ("reorgs", "powchain_reorgs", "Chain reorganisations"),
+)
 
 
 class NodeMetrics:
-    """The registry of one app: gauges over `node`, counters fed by `node.events`."""
+    """The metrics of one app: gauges over `node`, counters fed by `node.events`.
+
+    `stats(node)` gives the mempool's `{"count", "bytes"}`, `peer_count(node)` an int.
+    """
 
     def __init__(self, node: Any, mempool_stats: Any, peer_count: Any) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
-        self.registry.register(_NodeGauges(node, mempool_stats, peer_count))
-        self.blocks = Counter(
-            "powchain_blocks_connected",
-            "Blocks connected to the active chain",
-            registry=self.registry,
-        )
-        self.txs = Counter(
-            "powchain_txs_accepted", "Transactions accepted to the mempool", registry=self.registry
-        )
-        self.reorgs = Counter("powchain_reorgs", "Chain reorganisations", registry=self.registry)
+        self._node = node
+        self._stats = mempool_stats
+        self._peers = peer_count
+        self.created = time.time()  # seconds since the epoch, as prometheus_client's Counter
+        self.counts = {"blocks": 0, "txs": 0, "reorgs": 0}
+        self._registry: CollectorRegistry | None = None
         self._unsubscribe = node.events.subscribe(self._on_event)
 
     def _on_event(self, event: object) -> None:
         kind = type(event).__name__
         if kind == "BlockConnected":
-            self.blocks.inc()
+            self.counts["blocks"] += 1
         elif kind == "TxAccepted":
-            self.txs.inc()
+            self.counts["txs"] += 1
         elif kind == "TipChanged" and getattr(event, "reorg_depth", 0) > 0:
-            self.reorgs.inc()
+            self.counts["reorgs"] += 1
 
     def close(self) -> None:
         self._unsubscribe()
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        """The Prometheus text exposition of every metric."""
+        from prometheus_client import CollectorRegistry, generate_latest
+
+        if self._registry is None:
+            self._registry = CollectorRegistry(auto_describe=True)
+            self._registry.register(self)
+        return bytes(generate_latest(self._registry))
+
+    def collect(self) -> Iterator[Metric]:
+        """prometheus_client's Collector protocol: the gauges, then the counters."""
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        node = self._node
+        mempool = self._stats(node)
+        for name, doc, value in (
+            ("powchain_height", "Height of the active tip", node.tip.height),
+            ("powchain_peers", "Connected peers", self._peers(node)),
+            ("powchain_mempool_transactions", "Transactions in the mempool", mempool["count"]),
+            ("powchain_mempool_bytes", "Serialized bytes in the mempool", mempool["bytes"]),
+        ):
+            yield GaugeMetricFamily(name, doc, value=value)
+        for key, name, doc in _COUNTERS:
+            yield CounterMetricFamily(name, doc, value=self.counts[key], created=self.created)
