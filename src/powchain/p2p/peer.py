@@ -95,6 +95,8 @@ class Peer:
         self.known_blocks = KnownSet()
         self.blocks_received = 0
         self.txs_received = 0
+        self.last_decode: tuple[int, float] = (0, 0.0)
+        """(bytes, seconds) of the last frame `recv` decoded: a block's parse cost."""
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._closed = False
         self._close_task: asyncio.Task[None] | None = None
@@ -134,10 +136,13 @@ class Peer:
         self.last_recv = time.monotonic()
         if isinstance(frame, str):
             raise Misbehaving("text-frame")
+        started = time.perf_counter()
         try:
-            return decode(frame)
+            message = decode(frame)
         except ParseError as exc:
             raise Misbehaving(f"bad-message: {exc}") from exc
+        self.last_decode = (len(frame), time.perf_counter() - started)
+        return message
 
     async def handshake(
         self, ours: Version, check: Callable[[Version], None], timeout: float

@@ -519,10 +519,22 @@ class PeerManager:
         if self._low_work_fork((block.header,)) is not None:
             log.info("ignored a low-work side-chain block from %s", peer.address)
             return
+        size, parse_seconds = peer.last_decode
+        started = time.perf_counter()
         try:
             await _maybe_await(self.node.process_block(block))
         except Rejected as exc:
             self._on_rejected(peer, exc, "block")
+        else:
+            log.info(
+                "block %s (%d bytes, %d txs) from %s: parsed in %.1f ms, accepted in %.1f ms",
+                block.header.hash_hex,
+                size - 1,  # the frame's command byte
+                len(block.txs),
+                peer.address,
+                parse_seconds * 1000,
+                (time.perf_counter() - started) * 1000,
+            )
         self._request_blocks(first=peer)
 
     def _presync_headers(self, peer: Peer, headers: Sequence[BlockHeader], full: bool) -> bool:
