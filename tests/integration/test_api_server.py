@@ -111,3 +111,40 @@ async def test_keep_alive_pipelined_and_close(tmp_path: Path) -> None:
         writer.close()
         await server.stop()
         await node.stop()
+
+
+class RecordingTransport(asyncio.Transport):
+    """Records what reaches the socket: one entry per write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.sent.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        self.closed = True
+
+
+async def test_coalescing_transport_one_send_per_iteration() -> None:
+    from powchain.api.server import _CoalescingTransport
+
+    inner = RecordingTransport()
+    transport = _CoalescingTransport(inner, asyncio.get_running_loop())
+    transport.write(b"HTTP/1.1 202 Accepted\r\n\r\n")
+    transport.write(b'{"txid":"00"}')
+    assert inner.sent == [] and transport.get_write_buffer_size() == 38
+    await asyncio.sleep(0)  # the end of this loop iteration
+    assert inner.sent == [b'HTTP/1.1 202 Accepted\r\n\r\n{"txid":"00"}']
+    transport.write(b"last")
+    transport.close()  # flushes before closing
+    assert inner.sent[1:] == [b"last"] and inner.closed
+    assert transport.is_closing()  # the rest of the API is the inner transport's
