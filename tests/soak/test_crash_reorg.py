@@ -134,6 +134,7 @@ def test_crash_points_short(tmp_path: Path) -> None:
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(2700)  # 350 restarts: ~24 min on idle cores
 def test_crash_points_soak(tmp_path: Path) -> None:
     from powchain.node.crashpoints import POINTS
 
