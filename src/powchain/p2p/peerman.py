@@ -535,7 +535,7 @@ class PeerManager:
                 parse_seconds * 1000,
                 (time.perf_counter() - started) * 1000,
             )
-        self._request_blocks(first=peer)
+        self._request_blocks(first=peer, refill=True)
 
     def _presync_headers(self, peer: Peer, headers: Sequence[BlockHeader], full: bool) -> bool:
         """Handle `headers` of a low-work branch without indexing them; False when they are
@@ -661,8 +661,17 @@ class PeerManager:
 
     # -- block download ----------------------------------------------------------------
 
-    def _request_blocks(self, first: Peer | None = None) -> None:
-        """Spread getdata for missing bodies (window beyond the tip) over ready peers."""
+    def _request_blocks(self, first: Peer | None = None, *, refill: bool = False) -> None:
+        """Spread getdata for missing bodies (window beyond the tip) over ready peers.
+
+        `refill` (after each block during a download): only when a peer ahead of our tip has
+        at most half its request slots in use, so requests go out in batches of at least
+        half a window instead of one walk of the header chain per block received (that
+        walk is O(headers ahead of the tip): per block it made a 5,000-block sync cost 1.4x
+        per block what a 1,000-block sync did).
+        """
+        if refill and not self._has_free_half():
+            return
         tip = self.node.tip
         tip_height = tip.height if tip is not None else 0
         missing: list[tuple[bytes, int]] = []
@@ -684,6 +693,15 @@ class PeerManager:
             if chosen:
                 peer.push(m.GetData(tuple(m.InvItem(m.InvType.BLOCK, h) for h in chosen)))
 
+    def _has_free_half(self) -> bool:
+        """True when a ready peer ahead of our tip has at most half its slots in flight."""
+        tip = self.node.tip
+        height = tip.height if tip is not None else 0
+        half = self.download.per_peer // 2
+        return any(
+            self.download.count(p) <= half for p in self.peers if p.ready and p.best_height > height
+        )
+
     # -- relay (from node events only) ---------------------------------------------------
 
     def _on_event(self, event: object) -> None:
@@ -692,7 +710,7 @@ class PeerManager:
         elif isinstance(event, TipChanged):
             self._rejected_txs = KnownSet(20_000)  # the new tip may make them valid
             self._announce_block(event.hash)
-            self._request_blocks()
+            self._request_blocks(refill=True)
 
     def _relay_tx(self, txid: bytes) -> None:
         item = m.InvItem(m.InvType.TX, txid)
