@@ -72,6 +72,26 @@ class Data:
         return 50 if self.smoke else 1_000
 
     @property
+    def growth(self) -> Chain:
+        """B10b: `growth_blocks[-1]` blocks of `growth_payments` payments each; the sizes
+        measured are prefixes of it (`funded_dir` of its datadir is the state before them)."""
+        name = "growth"
+        if name not in self._cache:
+            datadir = self.root / f"maker-{name}"
+            raw, first = payment_chain(datadir, self.growth_payments, self.growth_blocks[-1], 0)
+            self._cache[name] = Chain(raw, first, datadir, [])
+        return self._cache[name]
+
+    @property
+    def growth_blocks(self) -> tuple[int, int]:
+        """B10b: the smaller and the larger number of blocks synced."""
+        return (20, 100) if self.smoke else (1_000, 5_000)
+
+    @property
+    def growth_payments(self) -> int:
+        return 2 if self.smoke else 10
+
+    @property
     def small(self) -> Chain:
         return self._chain("small", 0)
 
