@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from powchain.consensus.errors import Rejected
 from powchain.core.transaction import Transaction
 from powchain.core.units import COIN
 from powchain.node.chainstate import ChainState
-from powchain.node.sigverify import SignatureVerifier, verify_packed
+from powchain.node.sigverify import PendingSignatures, SignatureVerifier, verify_packed
 
 from .chainbuilder import ALICE, MINER, ChainBuilder
 from .test_chainstate import MATURITY, balance, feed, open_chainstate, snapshot
@@ -75,3 +76,29 @@ def test_small_batches_stay_inline() -> None:
     v = SignatureVerifier(1, min_batch=10)
     assert v.start(payments(3)) is None
     v.close()
+
+
+def pending_never_started(txs: list[Transaction], starts: list[int]) -> PendingSignatures:
+    """Chunks whose futures no worker ever picked up: `check()` must verify them itself."""
+    return PendingSignatures([(offset, Future()) for offset in starts], txs)
+
+
+def test_chunks_no_worker_started_are_verified_by_the_caller() -> None:
+    pending_never_started(payments(6), [0, 3]).check()  # no exception: all good
+    with pytest.raises(Rejected) as info:
+        pending_never_started(payments(6, bad_at=4), [0, 3]).check()
+    assert info.value.reason == "bad-signature"
+    with pytest.raises(Rejected):  # a bad one in the first chunk, stolen last
+        pending_never_started(payments(6, bad_at=0), [0, 3]).check()
+
+
+def test_mixed_worker_and_stolen_chunks_find_a_bad_signature(verifier: SignatureVerifier) -> None:
+    txs = payments(40, bad_at=37)
+    pending = verifier.start(txs)
+    assert pending is not None
+    with pytest.raises(Rejected) as info:
+        pending.check()
+    assert info.value.reason == "bad-signature"
+    good = verifier.start(payments(40))
+    assert good is not None
+    good.check()

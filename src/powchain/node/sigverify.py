@@ -2,10 +2,13 @@
 
 `connect_block(..., check_signatures=False)` applies the state rules on the loop while the
 workers verify every BIP-340 signature of the same block; the block connects only when both
-succeed. Small blocks (fewer than `min_batch` signatures) are verified inline, where a round
-trip to a worker would cost more than it saves. The pool starts on the first large block, so
-a node that never sees one never spawns a worker. Consensus is unchanged: the same
-`core.keys.schnorr_verify` runs on the same (key, sighash, signature) triples.
+succeed. The signatures go out in CHUNKS pieces; when the caller's own work is done,
+`check()` verifies here every piece no worker has started yet (work stealing: the caller's
+core is not left idle while a worker catches up). Small blocks (fewer than `min_batch`
+signatures) are verified inline, where a round trip to a worker would cost more than it saves.
+The pool starts on the first large block, so a node that never sees one never spawns a worker.
+Consensus is unchanged: the same `core.keys.schnorr_verify` runs on the same (key, sighash,
+signature) triples.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ log = logging.getLogger(__name__)
 
 MIN_BATCH = 256
 """Blocks with fewer signatures than this are verified inline."""
+CHUNKS = 16
+"""Pieces a block's signatures are split into (at least 2 per worker)."""
 ITEM = 32 + 32 + 64  # pubkey | sighash | signature
 
 
@@ -47,19 +52,31 @@ class PendingSignatures:
         self._txs = txs
 
     def check(self) -> None:
-        """Raises `Rejected(CONSENSUS, 'bad-signature')` for the first bad signature."""
+        """Verify here the chunks no worker has started (newest first), wait for the others.
+
+        Raises `Rejected(CONSENSUS, 'bad-signature')` when any signature does not verify.
+        """
+        for offset, job in reversed(self._jobs):
+            if job.cancel() and _first_bad_inline(self._chunk(offset)) >= 0:
+                raise _bad_signature()
         for offset, job in self._jobs:
+            if job.cancelled():
+                continue
             try:
                 bad = job.result()
             except BrokenProcessPool:  # a worker died: do this chunk here
-                bad = _first_bad_inline(self._txs[offset : offset + self._chunk_len(offset)])
+                bad = _first_bad_inline(self._chunk(offset))
             if bad >= 0:
-                message = "signature does not verify for the sender's key"
-                raise Rejected(Kind.CONSENSUS, "bad-signature", message)
+                raise _bad_signature()
 
-    def _chunk_len(self, offset: int) -> int:
+    def _chunk(self, offset: int) -> Sequence[Transaction]:
         starts = [o for o, _ in self._jobs] + [len(self._txs)]
-        return starts[starts.index(offset) + 1] - offset
+        return self._txs[offset : starts[starts.index(offset) + 1]]
+
+
+def _bad_signature() -> Rejected:
+    message = "signature does not verify for the sender's key"
+    return Rejected(Kind.CONSENSUS, "bad-signature", message)
 
 
 def _first_bad_inline(txs: Sequence[Transaction]) -> int:
@@ -85,7 +102,7 @@ class SignatureVerifier:
         ):
             return None  # malformed lengths never pass check_block; inline keeps records aligned
         pool = self._ensure_pool()
-        chunks = self.processes * 2  # smaller pieces balance the workers against the loop
+        chunks = max(CHUNKS, self.processes * 2)
         size = -(-len(txs) // chunks)
         jobs = []
         for offset in range(0, len(txs), size):
