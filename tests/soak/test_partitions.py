@@ -99,11 +99,21 @@ def test_partitions_short(tmp_path: Path) -> None:
     worst = max(heal_times)
     record(
         "1 partitions (short)",
-        f"{len(heal_times)} heals, worst {worst:.1f} s to one tip; {cluster.note}; {figures}",
+        f"{len(heal_times)} heals, worst {worst:.1f} s to one tip; {cluster.note}; "
+        + history_figures(figures),
         f"<= {HEAL_TARGET:.0f} s",
         worst <= HEAL_TARGET,
     )
     assert figures["accepted"] > 0
+
+
+def history_figures(f: dict[str, int]) -> str:
+    """The history checker's figures as a sentence (supply in coins of 10^8 units)."""
+    return (
+        f"height {f['height']}, {f['txs_on_chain']} of {f['submitted']} submitted txs on chain "
+        f"({f['accepted']} accepted), {f['deep_confirmed']} seen 6 deep and kept, supply "
+        f"{f['supply'] / 10**8:,.0f} coins (genesis + subsidies: {f['subsidies'] / 10**8:,.0f})"
+    )
 
 
 @pytest.mark.soak
@@ -120,7 +130,7 @@ def test_partitions_devnet_five_nodes(tmp_path: Path) -> None:
     record(
         "1 partitions",
         f"5 devnet nodes, 120 s, {len(heal_times)} heals: median {median:.1f} s, worst "
-        f"{worst:.1f} s to one tip; {cluster.note}; {figures}",
+        f"{worst:.1f} s to one tip; {cluster.note}; " + history_figures(figures),
         f"<= {HEAL_TARGET:.0f} s",
         worst <= HEAL_TARGET,
     )
