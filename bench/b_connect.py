@@ -4,7 +4,8 @@ A fresh node receives the funding blocks unmeasured, then each payment block is 
 its raw bytes through `Node.process_block(Block.parse(raw))`: parse, context-free and context
 checks, signatures, state and the one SQLite commit. B3 verifies inline (1 core); B4 spreads
 signatures over 2 worker processes. The bound is coincurve's BIP-340 verify over the same
-blocks' (key, sighash, signature) triples, keys parsed beforehand.
+blocks' (key, sighash, signature) triples, keys parsed beforehand. Each is the best of three
+alternating rounds (B10a: small and big state alternating too).
 """
 
 from __future__ import annotations
@@ -58,12 +59,18 @@ def run(data: Data) -> list[Row]:
     root = data.root
     small, big = data.small, data.big
     payments = small.raw[small.first_payment :]
-    bound = verify_rate(payments)
-    b3 = connect_rate(small, root / "b3", 0)
-    b4 = connect_rate(small, root / "b4", 2)
-    bound = statistics.mean([bound, verify_rate(payments)])
-    b3_small = connect_rate(small, root / "b10-small", 0)
-    b3_big = connect_rate(big, root / "b10-big", 0)
+    rounds = 1 if data.smoke else 3
+    bounds, b3s, b4s = [], [], []
+    for r in range(rounds):  # alternating rounds, best of each: load only slows a round down
+        bounds.append(verify_rate(payments))
+        b3s.append(connect_rate(small, root / f"b3-{r}", 0))
+        b4s.append(connect_rate(small, root / f"b4-{r}", 2))
+    bound, b3, b4 = max(bounds), max(b3s), max(b4s)
+    smalls, bigs = [], []
+    for r in range(rounds):
+        smalls.append(connect_rate(small, root / f"b10-small-{r}", 0))
+        bigs.append(connect_rate(big, root / f"b10-big-{r}", 0))
+    b3_small, b3_big = max(smalls), max(bigs)
     n = data.senders
     return [
         Row(

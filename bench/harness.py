@@ -55,14 +55,18 @@ def timed(fn: Callable[[], object]) -> float:
 
 
 def interleave(
-    measure: Callable[[], float], bound: Callable[[], float], rounds: int
+    measure: Callable[[], float],
+    bound: Callable[[], float],
+    rounds: int,
+    pick: Callable[[list[float]], float] = statistics.median,
 ) -> tuple[float, float]:
-    """Median of `rounds` alternating calls of each (both return a rate)."""
+    """`pick` (median, or max for best-of) of `rounds` alternating calls of each (both return a
+    rate). Best-of suits rates on shared cores: other load only ever slows a round down."""
     ms, bs = [], []
     for _ in range(rounds):
         bs.append(bound())
         ms.append(measure())
-    return statistics.median(ms), statistics.median(bs)
+    return pick(ms), pick(bs)
 
 
 def _fmt(x: float | None) -> str:
