@@ -258,6 +258,9 @@ def run_devnet(
         node.params, node.network_file = params, network_file
         nodes.append(node)
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    # Ctrl-C must stop the devnet even when started from a background job, whose SIGINT is
+    # ignored at exec (Python then leaves it ignored): the nodes would outlive the devnet.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         for node in nodes:
             node.start()
