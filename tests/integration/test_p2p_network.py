@@ -4,7 +4,8 @@ real PeerManagers, and the scriptable FakePeer for hostile behaviour."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -434,24 +435,45 @@ async def serve_in_chunks(peer: FakePeer, headers: list[BlockHeader], size: int)
             return asked
 
 
+PRESYNC_SIZE = 50
+"""MAX_HEADERS in the presync tests: a regtest chain of ~150 blocks spans several full messages
+(at 2,000, a regtest branch long enough to be full always has more work than our tip)."""
+
+
+@contextlib.contextmanager
+def small_headers_messages() -> Iterator[None]:
+    original = m.MAX_HEADERS
+    m.MAX_HEADERS = PRESYNC_SIZE
+    try:
+        yield
+    finally:
+        m.MAX_HEADERS = original
+
+
+async def deep_fork_peer(
+    net: Net, listen_port: int
+) -> tuple[Node, PeerManager, ChainBuilder, list[BlockHeader], FakePeer]:
+    """Node `a` LOW_WORK_FORK_DEPTH + 2 blocks high, a low-work branch from genesis one block
+    shorter (its headers), and a handshaken fake peer."""
+    builder = ChainBuilder()
+    height = LOW_WORK_FORK_DEPTH + 2
+    a, pm = await net.start("a")
+    feed(a, builder.chain(height))
+    low = [b.header for b in builder.chain(height - 1, recipient=BOB.pub)]
+    peer = await FakePeer.connect(pm.listen_port)
+    await peer.handshake(REGTEST, listen_port=listen_port)
+    return a, pm, builder, low, peer
+
+
 @network_test
 async def test_low_work_branch_in_full_messages_is_presynced_not_indexed(net: Net) -> None:
     """Header presync (p2p/presync.py): a deep low-work branch sent in full headers messages
     is followed without being indexed and forgotten when it ends below our tip's work; a deep
-    branch that proves more work is downloaded again from the fork and indexed. MAX_HEADERS is
-    lowered to 50 so a regtest chain of ~150 blocks spans several full messages."""
-    size = 50
-    original = m.MAX_HEADERS
-    m.MAX_HEADERS = size
-    try:
-        builder = ChainBuilder()
-        height = LOW_WORK_FORK_DEPTH + 2
-        a, pm = await net.start("a")
-        feed(a, builder.chain(height))
-        low = [b.header for b in builder.chain(height - 1, recipient=BOB.pub)]
-        more = [b.header for b in builder.chain(height + 1, recipient=ALICE.pub)]
-        peer = await FakePeer.connect(pm.listen_port)
-        await peer.handshake(REGTEST, listen_port=40401)
+    branch that proves more work is downloaded again from the fork and indexed."""
+    size = PRESYNC_SIZE
+    with small_headers_messages():
+        a, pm, builder, low, peer = await deep_fork_peer(net, 40401)
+        more = [b.header for b in builder.chain(LOW_WORK_FORK_DEPTH + 3, recipient=ALICE.pub)]
         await peer.send(m.Headers(tuple(low[:size])))
         asked = await serve_in_chunks(peer, low, size)
         assert asked == [low[size - 1].hash, low[2 * size - 1].hash]  # followed, chunk by chunk
@@ -469,24 +491,14 @@ async def test_low_work_branch_in_full_messages_is_presynced_not_indexed(net: Ne
         await wait_until(lambda: a.entry(more[-1].hash) is not None)
         assert pm.ban_list() == []
         await peer.close()
-    finally:
-        m.MAX_HEADERS = original
 
 
 @network_test
 async def test_presync_header_that_breaks_the_chain_bans(net: Net) -> None:
     """A full message continuing a presync whose headers do not link is misbehaviour."""
-    size = 50
-    original = m.MAX_HEADERS
-    m.MAX_HEADERS = size
-    try:
-        builder = ChainBuilder()
-        height = LOW_WORK_FORK_DEPTH + 2
-        a, pm = await net.start("a")
-        feed(a, builder.chain(height))
-        low = [b.header for b in builder.chain(height - 1, recipient=BOB.pub)]
-        peer = await FakePeer.connect(pm.listen_port)
-        await peer.handshake(REGTEST, listen_port=40402)
+    size = PRESYNC_SIZE
+    with small_headers_messages():
+        a, pm, _builder, low, peer = await deep_fork_peer(net, 40402)
         await peer.send(m.Headers(tuple(low[:size])))
         await peer.wait_for(m.GetHeaders)
         broken = low[size : size + 10] + low[size + 11 : 2 * size + 1]
@@ -494,5 +506,3 @@ async def test_presync_header_that_breaks_the_chain_bans(net: Net) -> None:
         assert await peer.closed()
         await wait_until(lambda: len(pm.ban_list()) == 1)
         assert [h for h in low if a.entry(h.hash) is not None] == []
-    finally:
-        m.MAX_HEADERS = original

@@ -553,13 +553,13 @@ class PeerManager:
         if budget > 0:  # this peer proved the work: index (full header validation applies)
             self._redownload[key] = budget - len(headers)
             return False
-        parent = self._low_work_fork(headers)
-        if parent is None:
+        fork = self._low_work_fork(headers)
+        if fork is None:
             return False
         if not full:
             log.info("ignored %d low-work side-chain headers from %s", len(headers), peer.address)
             return True
-        new = [h for h in headers if self.node.entry(h.hash) is None]
+        parent, new = fork
         tip_work = self.node.tip.chainwork
         presync = Presync.start(parent.hash, parent.height, parent.chainwork, tip_work)
         self._presync[key] = presync
@@ -591,8 +591,10 @@ class PeerManager:
             self._send_getheaders(peer, locator)
         return True
 
-    def _low_work_fork(self, headers: Sequence[BlockHeader]) -> IndexEntry | None:
-        """The indexed parent of the headers we do not know yet when they extend a branch that
+    def _low_work_fork(
+        self, headers: Sequence[BlockHeader]
+    ) -> tuple[IndexEntry, list[BlockHeader]] | None:
+        """(indexed parent, headers we do not know yet) when those extend a branch that
         forks more than LOW_WORK_FORK_DEPTH blocks below our tip and end with less work than
         our tip; else None. Such a branch is not indexed (Core bounds it with header presync
         and minimum chain work). The work counted is what the bits claim; a header claiming
@@ -610,7 +612,7 @@ class PeerManager:
         while fork is not None and not self.node.in_active_chain(fork):
             fork = fork.prev
         deep = fork is not None and tip.height - fork.height > LOW_WORK_FORK_DEPTH
-        return parent if deep else None
+        return (parent, new) if deep else None
 
     def _on_rejected(self, peer: Peer, exc: Rejected, what: str) -> None:
         """Map a rejection kind to an action: ban, ask for the parent, or ignore."""
