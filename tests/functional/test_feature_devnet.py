@@ -1,13 +1,21 @@
 """feature_devnet: `powchain devnet --nodes 3 --traffic` on real devnet parameters (SPEC §5, §8).
 
 Runs the devnet for 90 s: three mining nodes with real proof of work (ASERT, 10 s spacing) and
-traffic wallets, then waits (bounded) until payments and posts have confirmed: the first spend
-needs a coinbase 10 blocks deep, ~110 s at the 10 s target. At the end the nodes are within one
-block of the same tip and the chain's block times average 5 to 20 s apart.
+traffic wallets, then waits (bounded) until payments and posts have confirmed. At the end the
+nodes are within one block of the same tip and blocks arrive on average 5 to 20 s apart.
+
+The spacing is checked where it is not a dice roll: ~9 blocks in 90 s is a Poisson sample, and
+its average lands outside 5-20 s in several runs out of a hundred even when the devnet's
+difficulty is right (a CI run saw 23 s over 4 blocks). So the test reads how many nonces the
+three miners tried (`powchain_miner_hashes` in /metrics) and checks (1) the expected spacing at
+the chain's difficulty and that hash rate is 5 to 20 s, and (2) the blocks the chain gained are
+a plausible Poisson count for those nonces (both tails above 1e-4): miners that waste work, or
+blocks that get lost, fail it.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import signal
 import sys
@@ -16,6 +24,7 @@ import time
 import httpx
 import pytest
 
+from powchain.consensus.pow import block_work
 from powchain.core.params import DEVNET
 
 from .framework import TestFramework, wait_until
@@ -25,12 +34,31 @@ pytestmark = [pytest.mark.functional, pytest.mark.timeout(420)]
 RUN_SECONDS = 90
 TRAFFIC_TIMEOUT = 150
 API_LINE = re.compile(r"node(\d+): explorer/API (http://127\.0\.0\.1:\d+)/")
+HASHES_LINE = re.compile(r"^powchain_miner_hashes_total (\S+)$", re.M)
+TAIL = 1e-4
 
 
 def get(url: str, path: str, **params: object) -> dict:
     r = httpx.get(f"{url}/api/v1{path}", params=params, timeout=10)
     r.raise_for_status()
     return dict(r.json())
+
+
+def mining_sample(urls: list[str]) -> tuple[float, int, int]:
+    """(monotonic seconds, nonces tried by all the nodes' miners, lowest tip height)."""
+    hashes = 0
+    for url in urls:
+        text = httpx.get(f"{url}/api/v1/metrics", timeout=10).text
+        found = HASHES_LINE.search(text)
+        assert found is not None, "powchain_miner_hashes_total is in /metrics"
+        hashes += int(float(found.group(1)))
+    return time.monotonic(), hashes, min(get(u, "/status")["height"] for u in urls)
+
+
+def poisson_tails(k: int, mu: float) -> tuple[float, float]:
+    """(P(X <= k), P(X >= k)) for X ~ Poisson(mu)."""
+    terms = [math.exp(-mu + i * math.log(mu) - math.lgamma(i + 1)) for i in range(k + 1)]
+    return sum(terms), 1.0 - sum(terms[:-1])
 
 
 def traffic_confirmed(url: str, miners: set[str]) -> bool:
@@ -68,6 +96,7 @@ def test_feature_devnet(framework: TestFramework) -> None:
     wait_until(lambda: all(get(u, "/status")["network"] == "devnet" for u in urls), 60)
 
     log.info("Let it run for %d s (real proof of work, wallets sending)", RUN_SECONDS)
+    first = mining_sample(urls)
     started = time.monotonic()
     wait_until(lambda: time.monotonic() - started >= RUN_SECONDS, RUN_SECONDS + 10, 1.0)
     assert proc.poll() is None, "the devnet is still running"
@@ -83,11 +112,22 @@ def test_feature_devnet(framework: TestFramework) -> None:
     low = min(heights)
     assert len({get(u, f"/blocks/{low}")["hash"] for u in urls}) == 1, "one chain"
 
-    log.info("Blocks arrive on average 5 to 20 s apart (from the chain's block times)")
-    first = get(urls[0], "/blocks/1")["time"]
-    last = get(urls[0], f"/blocks/{low}")["time"]
-    average = (last - first) / (low - 1)
-    assert 5 <= average <= 20, f"average spacing {average:.1f} s over {low - 1} blocks"
+    log.info("Blocks arrive on average 5 to 20 s apart at the miners' measured hash rate")
+    last = mining_sample(urls)
+    seconds, hashes, blocks = (b - a for a, b in zip(first, last, strict=True))
+    assert hashes > 0, "the miners tried nonces"
+    work = block_work(int(get(urls[0], f"/blocks/{low}")["bits"], 16))
+    expected_spacing = work / (hashes / seconds)
+    times = [get(urls[0], f"/blocks/{h}")["time"] for h in (1, low)]
+    log.info(
+        "%.2f M nonces/s over %.0f s, %.1f M nonces a block: expected spacing %.1f s; "
+        "%d blocks found, %.1f expected; chain average %.1f s over %d blocks",
+        hashes / seconds / 1e6, seconds, work / 1e6, expected_spacing,
+        blocks, hashes / work, (times[1] - times[0]) / (low - 1), low - 1,
+    )  # fmt: skip
+    assert 5 <= expected_spacing <= 20, f"expected spacing {expected_spacing:.1f} s"
+    below, above = poisson_tails(blocks, hashes / work)
+    assert min(below, above) > TAIL, f"{blocks} blocks for {hashes / work:.1f} expected"
 
     log.info("Ctrl-C stops the devnet and all its nodes cleanly")
     proc.send_signal(signal.SIGINT)

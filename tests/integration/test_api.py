@@ -409,6 +409,7 @@ async def test_metrics_docs_and_index(api: Api) -> None:
     assert "powchain_height 2.0" in text
     assert "powchain_blocks_connected_total 2.0" in text
     assert "powchain_mempool_transactions 0.0" in text
+    assert "powchain_miner_hashes_total 0.0" in text  # on-demand blocks: no miner running
     assert (await api.http.get("/docs")).status_code == 200
     schema = (await api.http.get("/openapi.json")).json()
     assert "/api/v1/accounts/{address}" in schema["paths"]

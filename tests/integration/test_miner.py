@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from powchain.consensus.block_check import check_block
 from powchain.consensus.pow import bits_to_target, check_proof_of_work
 from powchain.consensus.subsidy import block_subsidy
-from powchain.core.block import BlockHeader
+from powchain.core.block import Block, BlockHeader
 from powchain.core.hashing import sha256d
 from powchain.core.params import REGTEST, genesis_block
 from powchain.node.events import EventBus, TipChanged
@@ -156,3 +156,29 @@ def test_a_new_tip_restarts_the_search_with_a_fresh_template() -> None:
         assert not miner.running
 
     asyncio.run(scenario())
+
+
+def test_hashes_count_the_nonces_tried_up_to_the_one_found() -> None:
+    """`Miner.hashes` (the node's powchain_miner_hashes metric) counts nonces actually tried: a
+    worker that finds one stops there, so the first block's count is its nonce + 1."""
+    node = FakeNode(DictView({}))
+    node.events = EventBus()  # type: ignore[attr-defined]
+    node.clock = REGTEST.genesis_time + 10
+    solved: list[tuple[int, int]] = []  # (header nonce, miner.hashes) at each submission
+
+    async def scenario() -> None:
+        miner = Miner(node, MINER, processes=1)  # type: ignore[arg-type]
+
+        def record(block: Block) -> None:
+            solved.append((block.header.nonce, miner.hashes))
+
+        node.process_block = record  # type: ignore[attr-defined]
+        await miner.start()
+        try:
+            await wait_until(lambda: len(solved) >= 2)
+        finally:
+            await miner.stop()
+
+    asyncio.run(scenario())
+    (nonce1, hashes1), (nonce2, hashes2) = solved[:2]
+    assert hashes1 == nonce1 + 1 and hashes2 == hashes1 + nonce2 + 1

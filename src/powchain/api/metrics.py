@@ -1,7 +1,8 @@
 """Prometheus metrics (GET /metrics) on a per-app CollectorRegistry.
 
 Gauges are read from the node at scrape time; counters count node events (blocks connected,
-transactions accepted, reorgs) from the moment the app was created. The counters are plain
+transactions accepted, reorgs) from the moment the app was created, and the nonces its miner
+has tried. The counters are plain
 ints bumped by the node's events; `prometheus_client` (about 1 MB of RSS, and a lock per
 increment) is imported and the registry built on the first scrape, which reports them as
 counters with the app's creation time as `_created`.
@@ -79,3 +80,7 @@ class NodeMetrics:
             yield GaugeMetricFamily(name, doc, value=value)
         for key, name, doc in _COUNTERS:
             yield CounterMetricFamily(name, doc, value=self.counts[key], created=self.created)
+        miner = getattr(node, "miner", None)
+        hashes = miner.hashes if miner is not None else 0
+        doc = "Nonces tried by this node's miner (0 when not mining): hash rate = rate() of it"
+        yield CounterMetricFamily("powchain_miner_hashes", doc, value=hashes, created=self.created)

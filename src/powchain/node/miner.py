@@ -190,8 +190,12 @@ class Miner:
                 loop.run_in_executor(self._pool, search_nonce, header76, lo, hi, target)
                 for lo, hi in ranges
             ]
-            found = [n for n in await asyncio.gather(*jobs) if n is not None]
-            self.hashes += ranges[-1][1] - start
+            results = await asyncio.gather(*jobs)
+            self.hashes += sum(
+                hi - lo if n is None else n - lo + 1
+                for (lo, hi), n in zip(ranges, results, strict=True)
+            )  # a worker that finds a nonce stops there
+            found = [n for n in results if n is not None]
             if found:
                 return replace(block, header=block.header.with_nonce(found[0]))
             start = ranges[-1][1]
