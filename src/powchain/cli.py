@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from click.core import ParameterSource
 
-from .api.app import read_cookie
+from .api.cookie import read_cookie
 from .config import NETWORK_FILE_ENV, default_api_url, resolve_datadir
 from .consensus.netfile import NetworkFile, NetworkFileError
 from .core.hashing import hex_to_hash

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from .api.app import COOKIE_NAME
+from .api.cookie import COOKIE_NAME
 from .core.keys import encode_address, xonly_pubkey
 from .core.params import DEVNET, DEVNET_FAUCET_SECRET, ChainParams
 from .core.units import COIN, format_coins

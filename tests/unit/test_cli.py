@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,14 @@ def test_help(args: list[str]) -> None:
     result = CliRunner().invoke(main, [*args, "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.output
+
+
+def test_client_commands_start_without_the_server_stack() -> None:
+    """`powchain --help`, `status`, `wallet ...` load neither FastAPI nor uvicorn (~1 s of
+    imports): the command line reads the admin token through `api.cookie`, not `api.app`."""
+    code = "import sys, powchain.cli; print(sorted({'fastapi', 'uvicorn'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_hidden_test_knob() -> None:

@@ -8,14 +8,13 @@ mode 0600 each time an app is created (like Bitcoin Core's .cookie); admin calls
 
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 
 from .. import __version__
+from .cookie import COOKIE_NAME, read_cookie, write_cookie
 from .errors import BodyLimitMiddleware, CatchAllMiddleware, install_error_handlers
 from .explorer import mount_explorer
 from .fastpath import NodeApi
@@ -24,28 +23,6 @@ from .routes import connected_peers, mempool_stats, router
 from .sse import EventHub
 
 __all__ = ["create_app", "write_cookie", "read_cookie", "COOKIE_NAME"]
-
-COOKIE_NAME = "api.cookie"
-
-
-def write_cookie(datadir: Path) -> str:
-    """Create DATADIR/api.cookie (mode 0600) holding a fresh token; return the token."""
-    datadir.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_hex(32)
-    path = datadir / COOKIE_NAME
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(token)
-    os.chmod(path, 0o600)
-    return token
-
-
-def read_cookie(datadir: Path) -> str | None:
-    """The admin token of the node using `datadir`, or None when it is not there."""
-    try:
-        return (datadir / COOKIE_NAME).read_text().strip() or None
-    except OSError:
-        return None
 
 
 def create_app(node: Any, token: str | None = None) -> FastAPI:
