@@ -1,11 +1,11 @@
 """Prometheus metrics (GET /metrics) on a per-app CollectorRegistry.
 
 Gauges are read from the node at scrape time; counters count node events (blocks connected,
-transactions accepted, reorgs) from the moment the app was created, and the nonces its miner
-has tried. The counters are plain
-ints bumped by the node's events; `prometheus_client` (about 1 MB of RSS, and a lock per
-increment) is imported and the registry built on the first scrape, which reports them as
-counters with the app's creation time as `_created`.
+transactions accepted, reorgs) from the moment the app was created, and the nonces the node's
+miner has tried (`Miner.hashes`). The event counters are plain ints bumped by the node's
+events; `prometheus_client` (about 1 MB of RSS, and a lock per increment) is imported and the
+registry built on the first scrape, which reports them as counters with the app's creation
+time as `_created`.
 """
 
 from __future__ import annotations
