@@ -23,7 +23,7 @@ from powchain.core.block import Block
 from .b_connect import connect_rate
 from .chain import funded_dir, open_node
 from .data import Chain, Data
-from .harness import Row
+from .harness import Row, growth_row
 from .proc import NodeProc
 
 
@@ -105,17 +105,11 @@ def growth(data: Data) -> list[Row]:
     large_cost = statistics.mean(s / (n * payments) for n, s in runs if n == large)
     local_growth = (local[large] / large) / (local[small] / small)
     return [
-        Row(
+        growth_row(
             "B10b",
             f"sync cost per tx, {small:,} vs {large:,} blocks x {payments} payments",
             large_cost / small_cost,
-            "x",
-            None,
-            "",
-            1.2,
-            "<= 1.2x",
-            target_is_max=True,
-            note="B10b sync "
+            "B10b sync "
             + ", ".join(f"{n:,} blocks {s:.1f} s ({n * payments / s:,.0f} tx/s)" for n, s in runs)
             + f"; in-process connect of the same blocks {local[small]:.1f} s and "
             f"{local[large]:.1f} s ({local_growth:.2f}x per tx)",

@@ -42,6 +42,16 @@ class Row:
             self.met = checked <= self.target if self.target_is_max else checked >= self.target
 
 
+GROWTH_TARGET = 1.2
+"""B10: the per-transaction cost at the larger size may be at most this times the smaller's."""
+
+
+def growth_row(name: str, what: str, growth: float, note: str) -> Row:
+    """A B10 row: `growth` = cost per tx at the larger size / at the smaller, target <= 1.2x."""
+    target = f"<= {GROWTH_TARGET}x"
+    return Row(name, what, growth, "x", None, "", GROWTH_TARGET, target, True, note)
+
+
 def not_run(name: str, what: str, reason: str) -> Row:
     """A row for a benchmark that did not produce a figure in this run."""
     return Row(name, what, float("nan"), "", None, "", None, "", note=reason)
