@@ -24,6 +24,7 @@ from powchain.config import (
 from powchain.consensus.block_verify import connect_block
 from powchain.consensus.netfile import (
     CONSENSUS_KEYS,
+    ENGINE_KEYS,
     GENESIS_KEYS,
     MAX_GENESIS_SECONDS,
     NETWORK_KEYS,
@@ -81,6 +82,7 @@ def refusal(doc: dict[str, Any]) -> str:
 def test_every_chainparams_field_is_in_the_file() -> None:
     fields = {f.name for f in dataclasses.fields(ChainParams)}
     in_file = set(NETWORK_KEYS) | set(CONSENSUS_KEYS) | set(GENESIS_KEYS.values())
+    in_file |= set(ENGINE_KEYS.values())
     assert fields == in_file
 
 

@@ -124,6 +124,8 @@ async def status(request: Request) -> dict[str, Any]:
         "peers": connected_peers(node),
         "synced": bool(node.is_synced()),
         "version": __version__,
+        "consensus": node.params.consensus,
+        **node.engine.status(node),
     }
 
 

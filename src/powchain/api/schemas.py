@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..consensus.engine import engine_for
 from ..core.block import Block, BlockHeader
 from ..core.hashing import hash_to_hex
 from ..core.keys import encode_address
@@ -95,9 +96,11 @@ def header_json(header: BlockHeader, height: int, confirmations: int) -> dict[st
 def block_json(
     block: Block, height: int, confirmations: int, full: bool, params: ChainParams
 ) -> dict[str, Any]:
-    """GET /blocks/{id}: header fields, `size`, `txids`, and `txs` decoded when `full`."""
+    """GET /blocks/{id}: header fields, `size`, `txids`, `txs` decoded when `full`, and what the
+    engine shows of the trailer (validators: `signers`)."""
     out = header_json(block.header, height, confirmations)
     out["size"] = block.size
+    out.update(engine_for(params).trailer_info(block, params))
     out["txids"] = [hash_to_hex(t) for t in block.txids]
     if full:
         out["txs"] = [tx_json(tx, params) for tx in block.txs]

@@ -1,16 +1,17 @@
 """Context-free block checks (SPEC §4): what a block must satisfy without knowing the chain.
 
-Pure. Order: size and proof of work first (cheap, and PoW makes spam expensive), then structure,
-merkle root and duplicate txids, then each transaction's own structure. Signatures are checked at
-connect time (`block_verify.connect_block`).
+Pure. Order: size and the engine's header rule first (cheap; under proof of work the PoW makes
+spam expensive), then the shape of what the block carries beyond its header (the engine's
+trailer), structure, merkle root and duplicate txids, then each transaction's own structure.
+Transaction signatures are checked at connect time (`block_verify.connect_block`).
 """
 
 from __future__ import annotations
 
 from ..core.block import Block
 from ..core.params import ChainParams
+from .engine import engine_for
 from .errors import Kind, Rejected
-from .pow import check_proof_of_work
 from .tx_check import check_transaction
 
 __all__ = ["check_block"]
@@ -23,7 +24,8 @@ def _fail(reason: str, message: str) -> Rejected:
 def check_block(block: Block, params: ChainParams, *, size: int | None = None) -> None:
     """Raise `Rejected(CONSENSUS, reason)` unless `block` is well formed on its own.
 
-    Reasons: `bad-blk-length` (size over MAX_BLOCK_SIZE), `high-hash` / `bad-diffbits` (PoW),
+    Reasons: `bad-blk-length` (size over MAX_BLOCK_SIZE), the engine's header reasons
+    (`high-hash` / `bad-diffbits` under PoW), its trailer reasons (`bad-blk-trailer`, ...),
     `bad-version`, `bad-cb-missing`, `bad-cb-multiple`, `bad-txnmrklroot`, `bad-txns-duplicate`
     (CVE-2012-2459), and any reason of `check_transaction`.
     `size` may be passed when the serialized size is already known.
@@ -31,7 +33,9 @@ def check_block(block: Block, params: ChainParams, *, size: int | None = None) -
     block_size = block.size if size is None else size
     if block_size > params.max_block_size:
         raise _fail("bad-blk-length", f"block is {block_size} bytes, limit {params.max_block_size}")
-    check_proof_of_work(block.header, params)
+    engine = engine_for(params)
+    engine.check_header(block.header, params)
+    engine.check_trailer(block, params)
     if block.header.version != 1:
         raise _fail("bad-version", f"block version {block.header.version}, expected 1")
     if not block.txs or not block.txs[0].is_coinbase:

@@ -27,6 +27,7 @@ from ..core.hashing import tagged_hash
 from ..core.keys import AddressError, decode_address, encode_address
 from ..core.params import BITCOIN_MAINNET, NETWORKS, ChainParams, genesis_block
 from ..core.units import COIN, MAX_MONEY, format_coins
+from .engine import ENGINES
 from .errors import Rejected
 from .pow import bits_to_target, check_proof_of_work, target_to_bits
 from .subsidy import MAX_HALVINGS, block_subsidy
@@ -82,6 +83,10 @@ CONSENSUS_KEYS = (
     "retarget_interval",
     "retarget_timespan",
 )
+ENGINE_KEYS = {"engine": "consensus"}
+"""Optional keys of the [consensus] table naming the engine (issue 14) -> ChainParams field. A
+file without them (issue 6) is a proof-of-work network; they are committed only when the engine
+is not `pow`, so every proof-of-work file keeps its genesis hash."""
 GENESIS_KEYS = {
     "time": "genesis_time",
     "bits": "genesis_bits",
@@ -141,6 +146,9 @@ def _where(field: str) -> str:
         return f"network.{field}"
     if field in CONSENSUS_KEYS:
         return f"consensus.{field}"
+    for key, name in ENGINE_KEYS.items():
+        if name == field:
+            return f"consensus.{key}"
     for key, name in GENESIS_KEYS.items():
         if name == field:
             return f"genesis.{key}"
@@ -159,8 +167,11 @@ def genesis_bits_for(target_spacing: int, pow_limit_bits: int = DEFAULT_POW_LIMI
 
 
 def _commitment_text(params: ChainParams) -> bytes:
+    fields = list(COMMITTED)
+    if params.consensus != "pow":
+        fields += ENGINE_KEYS.values()
     lines = []
-    for field in COMMITTED:
+    for field in fields:
         value = getattr(params, field)
         lines.append(f"{field}={value.hex() if isinstance(value, bytes) else value}")
     return "\n".join(lines).encode()
@@ -256,6 +267,13 @@ def _check_identity(params: ChainParams) -> None:
         raise NetworkFileError("network.magic must be 4 bytes (8 hex digits)")
 
 
+def _check_engine(params: ChainParams) -> None:
+    if params.consensus not in ENGINES:
+        raise NetworkFileError(
+            f"consensus.engine = {params.consensus!r}: one of {', '.join(sorted(ENGINES))}"
+        )
+
+
 def _check_ranges(params: ChainParams) -> None:
     for field, (low, high) in RANGES.items():
         value = getattr(params, field)
@@ -327,6 +345,7 @@ def check_params(params: ChainParams, *, mined: bool = True) -> None:
     """Refuse params a node must not run: identity, safe ranges, allocations and supply, and
     (when `mined`) the genesis commitment, hash and proof of work. Raises NetworkFileError."""
     _check_identity(params)
+    _check_engine(params)
     _check_ranges(params)
     _check_allocations(params)
     if mined:
@@ -348,19 +367,18 @@ def to_document(nf: NetworkFile) -> dict[str, Any]:
         {"address": encode_address(p.hrp, key), "amount": amount}
         for key, amount in p.genesis_allocations
     ]
-    return {
-        "format": FORMAT,
-        "network": network,
-        "consensus": {key: getattr(p, key) for key in CONSENSUS_KEYS},
-        "genesis": genesis,
-    }
+    consensus: dict[str, Any] = {key: getattr(p, key) for key in CONSENSUS_KEYS}
+    consensus.update({key: getattr(p, field) for key, field in ENGINE_KEYS.items()})
+    return {"format": FORMAT, "network": network, "consensus": consensus, "genesis": genesis}
 
 
-def _table(doc: Mapping[str, object], key: str, expected: Sequence[str]) -> Mapping[str, Any]:
+def _table(
+    doc: Mapping[str, object], key: str, expected: Sequence[str], optional: Sequence[str] = ()
+) -> Mapping[str, Any]:
     table = doc.get(key)
     if not isinstance(table, Mapping):
         raise NetworkFileError(f"missing table [{key}]")
-    unknown = sorted(set(table) - set(expected))
+    unknown = sorted(set(table) - set(expected) - set(optional))
     if unknown:
         raise NetworkFileError(f"unknown key {key}.{unknown[0]}")
     missing = [k for k in expected if k not in table]
@@ -424,7 +442,7 @@ def from_document(doc: Mapping[str, object]) -> NetworkFile:
     if extra:
         raise NetworkFileError(f"unknown key {extra[0]}")
     network = _table(doc, "network", (*NETWORK_KEYS, "seeds"))
-    consensus = _table(doc, "consensus", CONSENSUS_KEYS)
+    consensus = _table(doc, "consensus", CONSENSUS_KEYS, tuple(ENGINE_KEYS))
     genesis = _table(doc, "genesis", tuple(GENESIS_KEYS))
     strings = {"name", "hrp", "magic", "daa"}
     values: dict[str, Any] = {}
@@ -433,6 +451,9 @@ def from_document(doc: Mapping[str, object]) -> NetworkFile:
         values[key] = _typed(network, "network", key, kind)
     for key in CONSENSUS_KEYS:
         values[key] = _typed(consensus, "consensus", key, str if key in strings else int)
+    values["consensus"] = (
+        _typed(consensus, "consensus", "engine", str) if "engine" in consensus else "pow"
+    )
     for key in ("time", "bits", "nonce"):
         values[GENESIS_KEYS[key]] = _typed(genesis, "genesis", key, int)
     values["magic"] = _magic(values["magic"])

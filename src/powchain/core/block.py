@@ -1,7 +1,12 @@
 """Block headers and blocks (SPEC §4). Pure data with symmetric codecs.
 
 Header: Bitcoin's 80 bytes `version:i32 | prev_block:32 | merkle_root:32 | time:u32 | bits:u32 |
-nonce:u32`. Block: header | CompactSize(count) | transactions (coinbase first).
+nonce:u32`. Block: header | CompactSize(count) | transactions (coinbase first) | trailer.
+
+The trailer is what a block carries beyond its header and transactions, outside the block hash
+(issue 14): empty under proof of work (the `pow` engine refuses any byte of it), a validator
+signature set under the `validators` engine. Its meaning belongs to the consensus engine; here it
+is opaque bytes, so a parser that knows no engine still reads every block.
 """
 
 from __future__ import annotations
@@ -91,6 +96,7 @@ class Block:
 
     header: BlockHeader
     txs: tuple[Transaction, ...]
+    trailer: bytes = b""  # outside the hash; the engine gives it meaning (core/block.py doc)
 
     @property
     def hash(self) -> bytes:
@@ -108,26 +114,31 @@ class Block:
             self.header.serialize()
             + compact_size(len(self.txs))
             + b"".join(tx.serialize() for tx in self.txs)
+            + self.trailer
         )
 
     @property
     def size(self) -> int:
         return len(self.serialize())
 
+    def with_trailer(self, trailer: bytes) -> Block:
+        """The same block (same hash) carrying another trailer."""
+        return Block(self.header, self.txs, trailer)
+
     @classmethod
     def read(cls, reader: ByteReader) -> Block:
+        """Read a block whose trailer is every byte left in `reader` (a block is always the
+        last thing of its frame or row)."""
         header = BlockHeader.read(reader)
         count = reader.read_compact_size(MAX_BLOCK_TXS_PARSE)
         txs = tuple(Transaction.parse(reader) for _ in range(count))
-        return cls(header, txs)
+        return cls(header, txs, reader.read(reader.remaining()))
 
     @classmethod
     def parse(cls, raw: bytes) -> Block:
-        """Parse exactly one block from `raw`; ParseError on malformed or trailing bytes."""
-        reader = ByteReader(raw)
-        block = cls.read(reader)
-        reader.expect_end()
-        return block
+        """Parse exactly one block from `raw`, the bytes after its transactions being its
+        trailer; ParseError when malformed. The consensus engine judges the trailer."""
+        return cls.read(ByteReader(raw))
 
     def __str__(self) -> str:  # pragma: no cover - debugging aid
         return f"Block({hash_to_hex(self.hash)}, {len(self.txs)} txs)"

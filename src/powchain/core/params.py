@@ -65,6 +65,9 @@ class ChainParams:
     genesis_hash_hex: str = ""  # expected genesis hash (people's hex); checked by tests
     # (x-only key, units) credited as spendable balance by the genesis block
     genesis_allocations: tuple[tuple[bytes, int], ...] = ()
+    # the consensus engine (issue 14): "pow" (proof of work, most chainwork) or "validators"
+    # (a known validator set signs each block; consensus/engine.py looks the name up)
+    consensus: str = "pow"
 
 
 def _genesis_coinbase(params: ChainParams) -> Transaction:

@@ -14,12 +14,13 @@ not touch the mempool, publish events or talk to peers: `validation` does that w
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 
 from ..consensus.block_verify import check_header_context, connect_block, median_time_past
+from ..consensus.engine import engine_for
 from ..consensus.errors import Kind, Rejected
-from ..consensus.pow import block_work, check_proof_of_work, next_bits
 from ..consensus.state import BlockUndo
 from ..core.block import Block, BlockHeader
 from ..core.params import ChainParams, genesis_block
@@ -46,7 +47,8 @@ class Status(IntEnum):
 
 @dataclass(eq=False, slots=True)
 class IndexEntry:
-    """One known header. `chainwork`: cumulative work up to and including this block."""
+    """One known header. `chainwork`: cumulative fork-choice weight up to and including this
+    block, as the engine weighs it (PoW: work; validators: one per final block)."""
 
     hash: bytes
     header: BlockHeader
@@ -95,6 +97,7 @@ class ChainState:
     def __init__(self, db: Database, params: ChainParams) -> None:
         self.db = db
         self.params = params
+        self.engine = engine_for(params)  # header rule, bits and fork-choice weight
         self.entries: dict[bytes, IndexEntry] = {}
         self.chain: list[IndexEntry] = []
         self._children: dict[bytes, list[IndexEntry]] = {}
@@ -104,6 +107,8 @@ class ChainState:
         self.connect_count = 0  # blocks connected by this process (tests: restart replays none)
         self.verifier: SignatureVerifier | None = None  # signature checks in worker processes
         self._just_stored: dict[bytes, Block] = {}  # parsed bodies of store_block, until activation
+        # the engine's checks needing node state (node/engines.py), run before a body is stored
+        self.context_check: Callable[[ChainState, IndexEntry, Block], None] | None = None
 
     # -- loading -------------------------------------------------------------------------
 
@@ -135,7 +140,7 @@ class ChainState:
             block.hash,
             header.prev_block,
             0,
-            block_work(header.bits),
+            self.engine.weight(header),
             header.serialize(),
             int(Status.VALID),
             True,
@@ -221,8 +226,8 @@ class ChainState:
         return median_time_past(times[::-1])
 
     def next_bits(self, parent: IndexEntry) -> int:
-        """Bits the DAA requires of a child of `parent`."""
-        return next_bits(
+        """Bits the engine requires of a child of `parent` (under PoW: the DAA's)."""
+        return self.engine.required_bits(
             self.params,
             parent.height,
             parent.header,
@@ -266,7 +271,7 @@ class ChainState:
         if parent.is_invalid:
             raise Rejected(Kind.CONSENSUS, "bad-prevblk", "parent block is invalid")
         if not pow_checked:
-            check_proof_of_work(header, self.params)
+            self.engine.check_header(header, self.params)
         mtp = self.median_time_past(parent)
         check_header_context(header, self.next_bits(parent), mtp, now, self.params)
         return self._index_header(header, parent), True
@@ -276,7 +281,7 @@ class ChainState:
             header.hash,
             header,
             parent.height + 1,
-            parent.chainwork + block_work(header.bits),
+            parent.chainwork + self.engine.weight(header),
             Status.VALID_HEADER,
             False,
             self._next_seq,

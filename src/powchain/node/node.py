@@ -27,6 +27,7 @@ from ..storage.indexes import HistoryItem, PostRecord
 from ..storage.state import SqliteStateView
 from . import validation
 from .chainstate import ChainState, IndexEntry
+from .engines import NodeEngine, Producer, node_engine_for
 from .events import EventBus, TxRemoved
 from .mempool import Mempool
 from .sigverify import SignatureVerifier
@@ -122,6 +123,8 @@ class Node:
             config.params, max_bytes=config.mempool_max_bytes, expiry=config.mempool_expiry
         )
         self.network: PeerNetwork | None = None
+        self.engine: NodeEngine = node_engine_for(config.params)
+        self.producer: Producer | None = None  # the miner or the proposer, per the engine
         self.miner: Miner | None = None
         self._opened = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -134,6 +137,7 @@ class Node:
             return
         self.db = Database.open_in(self.config.datadir)
         self.chainstate = ChainState(self.db, self.params)
+        self.chainstate.context_check = self.engine.check_block_context
         if self.config.verify_processes > 0:
             self.chainstate.verifier = SignatureVerifier(self.config.verify_processes)
         self.chainstate.load()
@@ -151,22 +155,18 @@ class Node:
             self._opened = False
 
     async def start(self) -> None:
-        """Open storage, load the index, start mempool expiry and the miner when configured."""
+        """Open storage, load the index, start mempool expiry and the engine's block producer
+        (the miner under proof of work when configured)."""
         self.open()
         self._tasks.append(asyncio.create_task(self._expiry_loop()))
-        if self.config.mine:
-            from .miner import Miner  # miner imports node types; import at use
-
-            if self.config.miner_address is None:
-                raise ValueError("mining needs a miner address")
-            self.miner = Miner(self, self.config.miner_address, self.config.mining_processes)
-            await self.miner.start()
+        self.producer = await self.engine.start_producer(self)
 
     async def stop(self) -> None:
-        """Stop the miner and background tasks, then close storage."""
-        if self.miner is not None:
-            await self.miner.stop()
-            self.miner = None
+        """Stop the block producer and background tasks, then close storage."""
+        if self.producer is not None:
+            await self.producer.stop()
+            self.producer = None
+        self.miner = None
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -52,7 +52,8 @@ def accept_block(
 
     Raises before storing: DUPLICATE 'duplicate' (body already stored), CONSENSUS
     'duplicate-invalid' (known invalid), CONSENSUS reasons of
-    `check_block` and of the header context, MISSING_PARENT 'prev-blk-not-found', TIME_FUTURE
+    `check_block`, of the header context and of the engine's `check_block_context`,
+    MISSING_PARENT 'prev-blk-not-found', TIME_FUTURE
     'time-too-new'. A block that fails to connect is reported in `Activation.invalid`
     (use `raise_if_invalid`) so the caller can publish what did happen first.
     """
@@ -64,6 +65,8 @@ def accept_block(
     raw = block.serialize()
     check_block(block, chainstate.params, size=len(raw))
     entry, new_header = chainstate.accept_header(block.header, now, pow_checked=True)
+    if chainstate.context_check is not None:  # the engine's rules needing state (signatures)
+        chainstate.context_check(chainstate, entry, block)
     chainstate.store_block(entry, raw, block)
     return entry, new_header, chainstate.activate_best_chain()
 

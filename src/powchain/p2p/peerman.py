@@ -27,8 +27,8 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import WebSocketException
 
+from powchain.consensus.engine import engine_for
 from powchain.consensus.errors import Kind, Rejected
-from powchain.consensus.pow import block_work
 from powchain.core.block import BlockHeader
 from powchain.core.hashing import hash_to_hex
 from powchain.core.params import genesis_block
@@ -606,7 +606,8 @@ class PeerManager:
         if parent is None:
             return None  # validation answers MISSING_PARENT
         tip = self.node.tip
-        if parent.chainwork + sum(block_work(h.bits) for h in new) >= tip.chainwork:
+        weight = engine_for(self.params).weight
+        if parent.chainwork + sum(weight(h) for h in new) >= tip.chainwork:
             return None
         fork = parent
         while fork is not None and not self.node.in_active_chain(fork):

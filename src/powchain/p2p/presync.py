@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from powchain.consensus.engine import engine_for
 from powchain.consensus.errors import Kind, Rejected
-from powchain.consensus.pow import block_work, check_proof_of_work
 from powchain.core.block import BlockHeader
 from powchain.core.params import ChainParams
 
@@ -62,17 +62,18 @@ class Presync:
         """Follow `headers` (one `headers` message, `full` when it had the maximum count).
 
         Raises `Rejected(CONSENSUS, 'bad-presync-link')` when a header does not link to the one
-        before, and `check_proof_of_work`'s CONSENSUS reasons ('high-hash', bad bits): both are
-        misbehaviour, not a low-work fork.
+        before, and the engine's header reasons (PoW: 'high-hash', bad bits): both are
+        misbehaviour, not a low-work fork. The work counted is the engine's weight.
         """
+        engine = engine_for(params)
         for header in headers:
             if header.prev_block != self.last_hash:
                 message = "a presync header does not link to the one before it"
                 raise Rejected(Kind.CONSENSUS, "bad-presync-link", message)
-            check_proof_of_work(header, params)
+            engine.check_header(header, params)
             self.last_hash = header.hash
             self.height += 1
-            self.chainwork += block_work(header.bits)
+            self.chainwork += engine.weight(header)
             self.count += 1
         if self.chainwork >= self.target_work:
             return Progress.PROVEN

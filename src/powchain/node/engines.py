@@ -1,0 +1,80 @@
+"""The node's half of each consensus engine (issue 14): the checks that need the node's state,
+and how blocks are produced. The pure half lives in `consensus/engine.py`.
+
+`node_engine_for(params)` returns a `NodeEngine` for `params.consensus`:
+
+- `check_block_context(chainstate, entry, block)`: run by `validation.accept_block` after the
+  header is indexed and before the body is stored; raises `Rejected` (nothing is stored and the
+  header is not marked invalid, since a trailer is outside the hash and a peer can swap it).
+- `async start_producer(node)`: start what makes blocks (the miner when `--mine`, the proposer
+  when `--validator-key`), or nothing; returns an object with `async stop()` or None.
+- `status(node)`: extra fields of `GET /api/v1/status` (`{}` under proof of work).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..core.block import Block
+from ..core.params import ChainParams
+
+if TYPE_CHECKING:
+    from .chainstate import ChainState, IndexEntry
+    from .node import Node
+
+__all__ = ["NodeEngine", "Producer", "PowNodeEngine", "node_engine_for", "NODE_ENGINES"]
+
+
+class Producer(Protocol):
+    """A running block producer (Miner, Proposer)."""
+
+    async def stop(self) -> None: ...
+
+
+class NodeEngine(Protocol):
+    """The node-side answers of one engine (see the module docstring)."""
+
+    def check_block_context(
+        self, chainstate: ChainState, entry: IndexEntry, block: Block
+    ) -> None: ...
+
+    async def start_producer(self, node: Node) -> Producer | None: ...
+
+    def status(self, node: Node) -> dict[str, Any]: ...
+
+
+class PowNodeEngine:
+    """Proof of work: every rule is in the header and the state transition; the miner mines."""
+
+    def check_block_context(self, chainstate: ChainState, entry: IndexEntry, block: Block) -> None:
+        """Nothing beyond the header context and the connect."""
+
+    async def start_producer(self, node: Node) -> Producer | None:
+        """The multi-process miner when the node was started with `--mine`."""
+        if not node.config.mine:
+            return None
+        from .miner import Miner  # miner imports node types; import at use
+
+        if node.config.miner_address is None:
+            raise ValueError("mining needs a miner address")
+        miner = Miner(node, node.config.miner_address, node.config.mining_processes)
+        await miner.start()
+        node.miner = miner
+        return miner
+
+    def status(self, node: Node) -> dict[str, Any]:
+        return {}
+
+
+NODE_ENGINES: dict[str, type[Any]] = {"pow": PowNodeEngine}
+"""`ChainParams.consensus` -> node engine class."""
+
+
+def node_engine_for(params: ChainParams) -> NodeEngine:
+    """A new node engine for `params.consensus`; ValueError for an unknown name."""
+    try:
+        cls = NODE_ENGINES[params.consensus]
+    except KeyError:
+        raise ValueError(f"unknown consensus engine {params.consensus!r}") from None
+    engine: NodeEngine = cls()
+    return engine
