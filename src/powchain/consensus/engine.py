@@ -16,6 +16,8 @@ of branching on its name (py-evm composes its chains the same way, from configur
   signers' addresses.
 - `producer`: how blocks are made, "miner" (nonce search) or "proposer" (the in-turn validator
   proposes and collects signatures); the node starts the matching producer.
+- `votes`: True when transactions may carry validator votes (`core.transaction.vote_of`): the
+  mempool's policy then relays them.
 - `finality`: True when every accepted block is final (no reorg can ever replace it), False
   under most-work selection, where depth only makes a reorg unlikely.
 """
@@ -29,8 +31,9 @@ from ..core.block import Block, BlockHeader
 from ..core.params import ChainParams
 from .errors import Kind, Rejected
 from .pow import block_work, check_proof_of_work, next_bits
+from .validators import ValidatorsEngine
 
-__all__ = ["Engine", "PowEngine", "ENGINES", "engine_for", "register"]
+__all__ = ["Engine", "PowEngine", "ENGINES", "engine_for"]
 
 
 class Engine(Protocol):
@@ -39,6 +42,7 @@ class Engine(Protocol):
     name: ClassVar[str]
     producer: ClassVar[str]
     finality: ClassVar[bool]
+    votes: ClassVar[bool]
 
     def check_header(self, header: BlockHeader, params: ChainParams) -> None: ...
 
@@ -64,6 +68,7 @@ class PowEngine:
     name: ClassVar[str] = "pow"
     producer: ClassVar[str] = "miner"
     finality: ClassVar[bool] = False
+    votes: ClassVar[bool] = False
 
     def check_header(self, header: BlockHeader, params: ChainParams) -> None:
         """`high-hash` / `bad-diffbits` (consensus.pow.check_proof_of_work)."""
@@ -99,14 +104,9 @@ class PowEngine:
 
 
 POW = PowEngine()
-ENGINES: dict[str, Engine] = {POW.name: POW}
-"""Engine name (ChainParams.consensus) -> engine. `validators` registers itself on import."""
-
-
-def register(engine: Engine) -> Engine:
-    """Add an engine to ENGINES under its name; returns it."""
-    ENGINES[engine.name] = engine
-    return engine
+VALIDATORS = ValidatorsEngine()
+ENGINES: dict[str, Engine] = {POW.name: POW, VALIDATORS.name: VALIDATORS}
+"""Engine name (ChainParams.consensus) -> engine."""
 
 
 def engine_for(params: ChainParams) -> Engine:

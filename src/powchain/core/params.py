@@ -68,6 +68,10 @@ class ChainParams:
     # the consensus engine (issue 14): "pow" (proof of work, most chainwork) or "validators"
     # (a known validator set signs each block; consensus/engine.py looks the name up)
     consensus: str = "pow"
+    # `validators` engine only: the genesis validator set (x-only keys, ascending) and the
+    # number of distinct validators whose signatures make a block final (consensus/validators)
+    validators: tuple[bytes, ...] = ()
+    validator_threshold: int = 0
 
 
 def _genesis_coinbase(params: ChainParams) -> Transaction:

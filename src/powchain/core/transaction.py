@@ -26,12 +26,17 @@ __all__ = [
     "MAX_DATA_PARSE",
     "post_text",
     "make_post_data",
+    "VOTE_TAG",
+    "make_vote_data",
+    "vote_of",
 ]
 
 TX_VERSION = 1
 COINBASE_VERSION = 0
 POST_TAG = 0x01
 """data[0] of a post; UTF-8 text follows."""
+VOTE_TAG = 0x02
+"""data[0] of a validator vote (issue 14): `0x02 | add:u8 (1 add, 0 remove) | subject:32`."""
 SIGHASH_TAG = b"powchain/tx"
 MAX_DATA_PARSE = 1_000_000
 """Parser bound on `data`; consensus limits (MAX_TX_DATA, 100 for coinbase) are checked later."""
@@ -185,3 +190,17 @@ def post_text(data: bytes) -> str | None:
         return data[1:].decode("utf-8")
     except UnicodeDecodeError:
         return None
+
+
+def make_vote_data(subject: bytes, add: bool) -> bytes:
+    """`data` of a validator vote: 0x02, 1 to add or 0 to remove, the 32-byte x-only key."""
+    if len(subject) != 32:
+        raise ValueError("a vote names a 32-byte x-only key")
+    return bytes((VOTE_TAG, 1 if add else 0)) + subject
+
+
+def vote_of(data: bytes) -> tuple[bytes, bool] | None:
+    """(subject key, add) of a well-formed vote's `data`, else None (34 bytes exactly)."""
+    if len(data) != 34 or data[0] != VOTE_TAG or data[1] not in (0, 1):
+        return None
+    return data[2:], data[1] == 1

@@ -131,7 +131,7 @@ class Mempool:
         and the sender's later nonces a fee bump made unaffordable.
         """
         check_transaction(tx, self._params)
-        check_standard(tx)
+        check_standard(tx, self._params)
         check_min_relay_fee(tx)
         if tx.txid in self._entries:
             raise Rejected(Kind.DUPLICATE, "duplicate", "transaction already in the mempool")
