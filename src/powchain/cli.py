@@ -634,6 +634,19 @@ def _allocation(text: str) -> tuple[str, int]:
 @click.option("--seed", multiple=True, metavar="HOST:PORT", help="Seed peer in the file.")
 @click.option("--p2p-port", type=int, default=48_744, show_default=True, help="Default P2P port.")
 @click.option("--api-port", type=int, default=48_745, show_default=True, help="Default API port.")
+@click.option(
+    "--validators",
+    "validator_list",
+    default=None,
+    metavar="ADDR,ADDR,...",
+    help="Make a validator network (no mining): these keys sign every block.",
+)
+@click.option(
+    "--threshold",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Signatures that make a block final [floor(N/2)+1].",
+)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="[./NAME.toml]")
 @click.option("--force", is_flag=True, help="Overwrite an existing --out file.")
 def create_network(
@@ -650,10 +663,16 @@ def create_network(
     seed: tuple[str, ...],
     p2p_port: int,
     api_port: int,
+    validator_list: str | None,
+    threshold: int | None,
     out: Path | None,
     force: bool,
 ) -> None:
     """Create network NAME: write its file with a fresh chain id and a freshly mined genesis.
+
+    With --validators the network has no proof of work: a block is final once --threshold of
+    the listed validators (default: more than half) have signed it; the in-turn validator
+    proposes a block every --block-time seconds (0: as soon as the last one is final).
 
     The file is the network's identity: copy it unchanged to every machine and start nodes with
     `powchain node --network-file FILE`. --allocate gives addresses (under the network's
@@ -663,6 +682,7 @@ def create_network(
     Examples:
       powchain network create lab --block-time 2 --address-prefix lab
       powchain network create classcoin --allocate ccoin1q...=1000 --seed 10.0.0.2:48744
+      powchain network create office --validators ADDR1,ADDR2,ADDR3 --block-time 2
     """
     from .config import create_network, write_network_file
 
@@ -683,6 +703,10 @@ def create_network(
     }
     if address_prefix is not None:
         values["hrp"] = address_prefix
+    if validator_list is not None:
+        values.update(_validator_values(validator_list, threshold))
+    elif threshold is not None:
+        _fail("--threshold needs --validators")
     allocations = tuple(_allocation(text) for text in allocate)
     click.echo(f"creating {name} (mining its genesis block) ...", err=True)
     try:
@@ -701,8 +725,58 @@ def create_network(
     )
     for key, amount in p.genesis_allocations:
         click.echo(f"  allocation {encode_address(p.hrp, key)} {format_coins(amount)} coins")
+    if p.consensus == "validators":
+        click.echo(
+            f"validators: {len(p.validators)}, a block is final with {p.validator_threshold} "
+            "signatures"
+        )
+        click.echo(f"next: copy {path} to every validator's machine, then on each one:")
+        click.echo(
+            f"  powchain node --network-file {path.name} --validator-key WALLET "
+            f"--connect OTHER_HOST:{p2p_port}"
+        )
+        return
     click.echo(f"next: copy {path} to every machine, then on each one:")
     click.echo(f"  powchain node --network-file {path.name} --mine --connect OTHER_HOST:{p2p_port}")
+
+
+def _validator_values(text: str, threshold: int | None) -> dict[str, Any]:
+    """ChainParams values of --validators/--threshold; explains a threshold above a majority
+    on stderr (raises ClickException for one at or below a half)."""
+    from .consensus.netfile import check_threshold
+    from .consensus.valset import default_threshold
+
+    keys = []
+    for address in (a.strip() for a in text.split(",") if a.strip()):
+        prefix = address.lower().rpartition("1")[0]
+        try:
+            keys.append(decode_address(address, prefix))
+        except ValueError as exc:
+            raise click.ClickException(f"--validators {address}: {exc}") from exc
+    n = len(keys)
+    if len(set(keys)) != n:
+        _fail("--validators lists a key twice")
+    t = default_threshold(n) if threshold is None else threshold
+    try:
+        check_threshold(n, t)
+    except NetworkFileError as exc:
+        raise click.ClickException(exc.reason) from exc
+    if t > default_threshold(n):
+        click.echo(
+            f"threshold {t} of {n}: above a simple majority ({default_threshold(n)}). "
+            f"Two conflicting final blocks need {2 * t - n} validators signing both, so up to "
+            f"{2 * t - n - 1} lying validators cannot fork the chain (a simple majority of "
+            f"{n} tolerates {2 * default_threshold(n) - n - 1}: crashes only, as when T > 2N/3 "
+            f"BFT tolerates f < N/3 liars); the price is liveness: the chain halts once "
+            f"{n - t + 1} validators are down ({n - default_threshold(n) + 1} with a majority).",
+            err=True,
+        )
+    return {
+        "consensus": "validators",
+        "validators": tuple(keys),
+        "validator_threshold": t,
+        "coinbase_maturity": 1,
+    }
 
 
 if __name__ == "__main__":  # pragma: no cover

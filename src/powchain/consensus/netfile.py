@@ -27,10 +27,11 @@ from ..core.hashing import tagged_hash
 from ..core.keys import AddressError, decode_address, encode_address
 from ..core.params import BITCOIN_MAINNET, NETWORKS, ChainParams, genesis_block
 from ..core.units import COIN, MAX_MONEY, format_coins
-from .engine import ENGINES
+from .engine import ENGINES, engine_for
 from .errors import Rejected
-from .pow import bits_to_target, check_proof_of_work, target_to_bits
+from .pow import bits_to_target, target_to_bits
 from .subsidy import MAX_HALVINGS, block_subsidy
+from .valset import MAX_VALIDATORS, default_threshold
 
 __all__ = [
     "FORMAT",
@@ -83,7 +84,11 @@ CONSENSUS_KEYS = (
     "retarget_interval",
     "retarget_timespan",
 )
-ENGINE_KEYS = {"engine": "consensus"}
+ENGINE_KEYS = {
+    "engine": "consensus",
+    "validators": "validators",
+    "threshold": "validator_threshold",
+}
 """Optional keys of the [consensus] table naming the engine (issue 14) -> ChainParams field. A
 file without them (issue 6) is a proof-of-work network; they are committed only when the engine
 is not `pow`, so every proof-of-work file keeps its genesis hash."""
@@ -173,6 +178,8 @@ def _commitment_text(params: ChainParams) -> bytes:
     lines = []
     for field in fields:
         value = getattr(params, field)
+        if isinstance(value, tuple):  # the validator keys
+            value = ",".join(key.hex() for key in value)
         lines.append(f"{field}={value.hex() if isinstance(value, bytes) else value}")
     return "\n".join(lines).encode()
 
@@ -194,8 +201,10 @@ def new_params(
     `values` override ChainParams fields (hrp, target_spacing, half_life, initial_subsidy,
     genesis_allocations, ...); unset ones take the file-network defaults: 10 s blocks, a
     half-life of 60 block times, 100,000 blocks per halving, maturity 20, hrp from the name.
-    The genesis bits follow the block time (`genesis_bits_for`). Raises NetworkFileError
-    when a value is out of range (checked before any mining).
+    The genesis bits follow the block time (`genesis_bits_for`). A validator network
+    (`consensus="validators"`, `validators=keys`, optional `validator_threshold`, default
+    floor(N/2) + 1) has no proof of work: fixed, trivial bits and no mining on demand.
+    Raises NetworkFileError when a value is out of range (checked before any mining).
     """
     spacing = int(values.pop("target_spacing", 10))
     fields: dict[str, Any] = {
@@ -217,8 +226,18 @@ def new_params(
         "genesis_message": b"",
         "mine_on_demand": True,
     }
+    if values.get("consensus") == "validators":  # no proof of work: regtest's trivial bits
+        fields.update(
+            daa="fixed",
+            pow_limit_bits=EASIEST_BITS,
+            genesis_bits=EASIEST_BITS,
+            half_life=600,
+            mine_on_demand=False,
+        )
+        values["validators"] = tuple(sorted(values.get("validators", ())))
+        values.setdefault("validator_threshold", default_threshold(len(values["validators"])))
     fields.update(values)
-    if "genesis_bits" not in values:
+    if "genesis_bits" not in fields or not fields["genesis_bits"]:
         fields["genesis_bits"] = genesis_bits_for(spacing, int(fields["pow_limit_bits"]))
     params = ChainParams(**fields)
     params = dataclasses.replace(params, genesis_message=genesis_message_for(params))
@@ -274,14 +293,46 @@ def _check_engine(params: ChainParams) -> None:
         )
 
 
+def _check_validators(params: ChainParams) -> None:
+    keys, threshold = params.validators, params.validator_threshold
+    if not 1 <= len(keys) <= MAX_VALIDATORS:
+        raise NetworkFileError(f"consensus.validators: 1 to {MAX_VALIDATORS} validators")
+    if list(keys) != sorted(set(keys)):
+        raise NetworkFileError("consensus.validators: a validator is listed twice")
+    check_threshold(len(keys), threshold)
+    if params.daa != "fixed" or params.genesis_bits != EASIEST_BITS:
+        raise NetworkFileError("a validator network has no proof of work (daa 'fixed', bits)")
+    if params.pow_limit_bits != EASIEST_BITS:
+        raise NetworkFileError("consensus.pow_limit_bits of a validator network is regtest's")
+
+
+def check_threshold(n: int, threshold: int) -> None:
+    """Refuse a threshold T of N validators at or below a half (two disjoint halves could then
+    each finalize a block) or above N (nothing could ever be final). NetworkFileError."""
+    if threshold <= n // 2:
+        raise NetworkFileError(
+            f"consensus.threshold = {threshold} of {n} validators is not more than half: two "
+            f"halves could each sign a different block at one height; use at least "
+            f"{default_threshold(n)}"
+        )
+    if threshold > n:
+        raise NetworkFileError(f"consensus.threshold = {threshold} exceeds the {n} validators")
+
+
 def _check_ranges(params: ChainParams) -> None:
     for field, (low, high) in RANGES.items():
         value = getattr(params, field)
+        if field == "target_spacing" and params.consensus == "validators":
+            low = 0  # a block time of 0: the proposer proposes as soon as the tip is final
         if not low <= value <= high:
             raise NetworkFileError(f"{_where(field)} = {value} is out of range [{low}, {high}]")
-    if params.daa != "asert":
+    if params.consensus == "validators":
+        _check_validators(params)
+    elif params.validators or params.validator_threshold:
+        raise NetworkFileError("consensus.validators belong to engine 'validators' only")
+    if params.consensus == "pow" and params.daa != "asert":
         raise NetworkFileError(f"consensus.daa = {params.daa!r}: file networks use 'asert'")
-    if params.half_life < 10 * params.target_spacing:
+    if params.consensus == "pow" and params.half_life < 10 * params.target_spacing:
         raise NetworkFileError(
             f"consensus.half_life = {params.half_life} s must be at least 10 block times "
             f"({10 * params.target_spacing} s)"
@@ -334,7 +385,7 @@ def _check_genesis(params: ChainParams) -> None:
             f"this file describes hashes to {block.header.hash_hex}: the file was edited"
         )
     try:
-        check_proof_of_work(block.header, params)
+        engine_for(params).check_header(block.header, params)
     except Rejected as exc:
         raise NetworkFileError(f"genesis: {exc.reason}: {exc.message}") from exc
     if block.size > params.max_block_size:
@@ -368,7 +419,10 @@ def to_document(nf: NetworkFile) -> dict[str, Any]:
         for key, amount in p.genesis_allocations
     ]
     consensus: dict[str, Any] = {key: getattr(p, key) for key in CONSENSUS_KEYS}
-    consensus.update({key: getattr(p, field) for key, field in ENGINE_KEYS.items()})
+    consensus["engine"] = p.consensus
+    if p.consensus == "validators":
+        consensus["validators"] = [encode_address(p.hrp, key) for key in p.validators]
+        consensus["threshold"] = p.validator_threshold
     return {"format": FORMAT, "network": network, "consensus": consensus, "genesis": genesis}
 
 
@@ -434,6 +488,28 @@ def _allocations(value: object, hrp: str) -> tuple[tuple[bytes, int], ...]:
     return tuple(result)
 
 
+def _engine_values(consensus: Mapping[str, Any], hrp: str) -> dict[str, Any]:
+    """ChainParams fields of the optional engine keys of the [consensus] table."""
+    values: dict[str, Any] = {"consensus": "pow"}
+    if "engine" in consensus:
+        values["consensus"] = _typed(consensus, "consensus", "engine", str)
+    if "threshold" in consensus:
+        values["validator_threshold"] = _typed(consensus, "consensus", "threshold", int)
+    listed = consensus.get("validators", [])
+    if not isinstance(listed, list) or len(listed) > MAX_VALIDATORS:
+        raise NetworkFileError(f"consensus.validators: a list of at most {MAX_VALIDATORS}")
+    keys = []
+    for address in listed:
+        if not isinstance(address, str):
+            raise NetworkFileError(f"consensus.validators: {address!r} is not an address")
+        try:
+            keys.append(decode_address(address, hrp))
+        except AddressError as exc:
+            raise NetworkFileError(f"consensus.validators: {address!r}: {exc}") from exc
+    values["validators"] = tuple(keys)
+    return values
+
+
 def from_document(doc: Mapping[str, object]) -> NetworkFile:
     """Parse and validate a network file's dict; NetworkFileError names what is wrong."""
     if doc.get("format") != FORMAT:
@@ -451,9 +527,6 @@ def from_document(doc: Mapping[str, object]) -> NetworkFile:
         values[key] = _typed(network, "network", key, kind)
     for key in CONSENSUS_KEYS:
         values[key] = _typed(consensus, "consensus", key, str if key in strings else int)
-    values["consensus"] = (
-        _typed(consensus, "consensus", "engine", str) if "engine" in consensus else "pow"
-    )
     for key in ("time", "bits", "nonce"):
         values[GENESIS_KEYS[key]] = _typed(genesis, "genesis", key, int)
     values["magic"] = _magic(values["magic"])
@@ -462,6 +535,7 @@ def from_document(doc: Mapping[str, object]) -> NetworkFile:
     values["genesis_hash_hex"] = _typed(genesis, "genesis", "hash", str)
     _check_identity(ChainParams(**values))  # the hrp first: allocations are decoded with it
     values["genesis_allocations"] = _allocations(genesis["allocations"], values["hrp"])
+    values.update(_engine_values(consensus, values["hrp"]))
     params = ChainParams(**values)
     check_params(params)
     return NetworkFile(params, parse_seeds(network["seeds"]))
