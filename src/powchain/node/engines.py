@@ -46,6 +46,9 @@ class NodeEngine(Protocol):
 class PowNodeEngine:
     """Proof of work: every rule is in the header and the state transition; the miner mines."""
 
+    def __init__(self, params: ChainParams) -> None:
+        self.params = params
+
     def check_block_context(self, chainstate: ChainState, entry: IndexEntry, block: Block) -> None:
         """Nothing beyond the header context and the connect."""
 
@@ -66,8 +69,14 @@ class PowNodeEngine:
         return {}
 
 
-NODE_ENGINES: dict[str, type[Any]] = {"pow": PowNodeEngine}
-"""`ChainParams.consensus` -> node engine class."""
+def _validators(params: ChainParams) -> NodeEngine:
+    from .validators import ValidatorNodeEngine  # imports engines: import at use
+
+    return ValidatorNodeEngine(params)
+
+
+NODE_ENGINES: dict[str, Any] = {"pow": PowNodeEngine, "validators": _validators}
+"""`ChainParams.consensus` -> node engine factory (params -> engine)."""
 
 
 def node_engine_for(params: ChainParams) -> NodeEngine:
@@ -76,5 +85,5 @@ def node_engine_for(params: ChainParams) -> NodeEngine:
         cls = NODE_ENGINES[params.consensus]
     except KeyError:
         raise ValueError(f"unknown consensus engine {params.consensus!r}") from None
-    engine: NodeEngine = cls()
+    engine: NodeEngine = cls(params)
     return engine

@@ -79,6 +79,7 @@ class NodeConfig:
     mempool_expiry: int = 14 * 24 * 3600
     verify_processes: int = 2  # workers verifying the signatures of large blocks (0: inline)
     explorer_wallet: bool = False  # node-side wallet of the explorer even on a public API host
+    validator_secret: bytes | None = None  # validator networks: the key this node signs with
 
     def __post_init__(self) -> None:
         self.datadir = Path(self.datadir)

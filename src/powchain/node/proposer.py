@@ -1,0 +1,369 @@
+"""Block production of a validator network (issue 14): propose, validate, sign, finalize.
+
+One `Proposer` per node started with `--validator-key`. For the next height h = tip + 1 it
+follows rounds: round 0 starts `block_time` seconds after the tip became final, round r lasts
+`round_timeout * (r + 1)` seconds (timeouts grow so that rounds of validators whose clocks or
+tips are a little apart overlap less each round, CometBFT's timeout_propose_delta). The
+proposer for (h, r) (`valset.proposer_for`) builds a block (or re-proposes the block it is
+locked on), signs it and sends it to the validators; it repeats the proposal every
+REPROPOSE_INTERVAL s during its round, so a validator that comes back finds it.
+
+Every validator that receives a proposal validates it fully (header context, signatures,
+the state transition on the tip) before signing, signs only through the `SignRecord` (never two
+blocks at one height, persisted before the signature leaves), and sends its signature to every
+peer. Whoever holds T counting signatures first assembles the final block and passes it to
+`node.process_block`, the one inbound path; the peer manager announces it as any block.
+
+A validator that saw a key sign two different blocks at one height submits the evidence
+(node/validators.py). Transport: `node.network.broadcast_proposal(round, block, split)` and
+`broadcast_signature(block_hash, key, sig)` (p2p/validators.py); inbound: `on_proposal`,
+`on_signature`, which raise `Rejected(CONSENSUS)` for what deserves a ban.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections import deque
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from ..consensus.block_check import check_block
+from ..consensus.block_verify import check_header_context, connect_block
+from ..consensus.errors import Kind, Rejected
+from ..consensus.signatures import (
+    Evidence,
+    Signature,
+    encode_trailer,
+    parse_trailer,
+    signing_hash,
+    valid_signers,
+)
+from ..consensus.valset import ValidatorSet, proposer_for
+from ..core.block import Block
+from ..core.keys import schnorr_sign, schnorr_verify
+from ..storage.state import SqliteStateView
+from .crashpoints import crash_point
+from .events import BlockConnected, Event, TipChanged
+from .signrecord import SignRecord, SignRefused
+
+if TYPE_CHECKING:
+    from .node import Node
+    from .validators import ValidatorNodeEngine
+
+__all__ = ["Proposer", "REPROPOSE_INTERVAL", "MIN_ROUND_TIMEOUT", "EQUIVOCATE_ENV"]
+
+log = logging.getLogger(__name__)
+
+TICK = 0.1
+REPROPOSE_INTERVAL = 1.0
+MIN_ROUND_TIMEOUT = 2.0
+"""Shortest round (s): a block time of 0 still gives a missing proposer this long."""
+MAX_BUFFERED = 256
+"""Signatures kept for proposals not seen yet (bounded; the oldest go first)."""
+EQUIVOCATE_ENV = "POWCHAIN_TEST_EQUIVOCATE"
+"""Tests only: when set, this validator signs a second block at each height it proposes and
+sends it to one peer (a lying validator, for the evidence tests)."""
+
+
+class Proposer:
+    """The validator loop of one node (see the module docstring)."""
+
+    def __init__(self, node: Node, engine: ValidatorNodeEngine, secret: bytes) -> None:
+        self.node = node
+        self.engine = engine
+        self.record = SignRecord(node.config.datadir, secret)
+        self.key = self.record.key
+        self._secret = secret
+        spacing = float(node.params.target_spacing)
+        self.block_time = spacing
+        self.round_timeout = max(2.0 * spacing, MIN_ROUND_TIMEOUT)
+        self.height = -1
+        self.round = 0
+        self._anchor = 0.0
+        self._last_proposal = 0.0
+        self._proposals: dict[bytes, Block] = {}  # validated blocks at self.height
+        self._sigs: dict[bytes, dict[bytes, bytes]] = {}  # block hash -> key -> signature
+        self._seen: dict[bytes, bytes] = {}  # key -> the block hash it signed at this height
+        self._buffer: deque[tuple[bytes, bytes, bytes]] = deque(maxlen=MAX_BUFFERED)
+        self.heard: dict[bytes, float] = {}  # key -> monotonic time we last heard it sign
+        self.why_not: str | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._unsubscribe = node.events.subscribe(self._on_event)
+        self._equivocate = bool(os.environ.get(EQUIVOCATE_ENV))
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="proposer")
+
+    async def stop(self) -> None:
+        self._unsubscribe()
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                self.tick(time.monotonic())
+            except Exception:  # a bug must not stop the validator: log and go on
+                log.exception("proposer tick failed")
+            await asyncio.sleep(TICK)
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, TipChanged):
+            self.tick(time.monotonic())
+        elif isinstance(event, BlockConnected) and event.block.trailer:
+            now = time.monotonic()
+            for sig in parse_trailer(event.block.trailer):
+                self.heard[sig.key] = max(self.heard.get(sig.key, 0.0), now - 0.001)
+
+    # -- rounds -------------------------------------------------------------------------------
+
+    def round_start(self, round_: int) -> float:
+        """Monotonic time round `round_` of the current height starts."""
+        start = self._anchor + self.block_time
+        return start + sum(self.round_timeout * (r + 1) for r in range(round_))
+
+    def _state(self) -> tuple[ValidatorSet, frozenset[bytes]]:
+        chainstate = self.node.chainstate
+        state = self.engine.state_after(chainstate, chainstate.tip)
+        return state, self.engine.excluded(chainstate, state, self.height)
+
+    def _new_height(self, now: float) -> None:
+        self._evidence_from_final()
+        self.height = self.node.tip.height + 1
+        self.round = 0
+        self._anchor = now
+        self._last_proposal = 0.0
+        self._proposals.clear()
+        self._sigs.clear()
+        self._seen.clear()
+
+    def tick(self, now: float) -> None:
+        """Advance the round by the clock, propose when in turn, finalize what has a quorum."""
+        if self.node.tip.height + 1 != self.height:
+            self._new_height(now)
+        while now >= self.round_start(self.round + 1):
+            self.round += 1
+        state, excluded = self._state()
+        self.why_not = self._why_not(state, excluded)
+        if self.why_not is not None:
+            return
+        in_turn = proposer_for(state, self.height, self.round) == self.key
+        due = now - self._last_proposal >= REPROPOSE_INTERVAL
+        if in_turn and due and now >= self.round_start(self.round):
+            self._last_proposal = now
+            self._propose(state)
+        self._finalize(state, excluded)
+
+    def _why_not(self, state: ValidatorSet, excluded: frozenset[bytes]) -> str | None:
+        if self.key not in state:
+            return "not a validator"
+        if self.key in excluded:
+            return "equivocation found"
+        if not self.node.is_synced():
+            return "behind"
+        locked = self.record.locked(self.height)
+        if locked is not None and locked.block_hash not in self._proposals:
+            self._adopt_locked(locked.block)
+        return None
+
+    # -- proposing ----------------------------------------------------------------------------
+
+    def _adopt_locked(self, raw: bytes) -> None:
+        """After a restart: the block we signed at this height is our proposal again."""
+        block = Block.parse(raw)
+        if block.header.prev_block != self.node.tip.hash:
+            return
+        self._proposals[block.hash] = block.with_trailer(b"")
+        for sig in parse_trailer(block.trailer) if block.trailer else ():
+            self._add_sig(block.hash, sig.key, sig.sig)
+
+    def _propose(self, state: ValidatorSet) -> None:
+        locked = self.record.locked(self.height)
+        if locked is not None:
+            block = self._proposals.get(locked.block_hash)
+            if block is None:
+                return
+        else:
+            block = self._build(self.round)
+            self._validate(block.with_trailer(self._own_trailer(block)), state)
+            self._proposals[block.hash] = block
+            self._sign(block)
+            if self._equivocate:
+                self._send_second_block(state)
+        self._broadcast_proposal(block, split=False)
+
+    def _build(self, round_: int, extra_nonce: int = 0) -> Block:
+        from .miner import build_template  # imports node types: import at use
+
+        template = build_template(self.node, self.key, extra_nonce)
+        return replace(template, header=template.header.with_nonce(round_))
+
+    def _own_trailer(self, block: Block) -> bytes:
+        sig = schnorr_sign(self._secret, signing_hash(block.hash), os.urandom(32))
+        return encode_trailer([Signature(self.key, sig)])
+
+    def _send_second_block(self, state: ValidatorSet) -> None:
+        """Tests only (EQUIVOCATE_ENV): sign another block at this height, outside the record,
+        and send it to one peer."""
+        other = self._build(self.round, extra_nonce=1)
+        trailer = self._own_trailer(other)
+        network = self.node.network
+        if network is not None and hasattr(network, "broadcast_proposal"):
+            network.broadcast_proposal(self.round, other.with_trailer(trailer), True)
+
+    def _broadcast_proposal(self, block: Block, split: bool) -> None:
+        sigs = self._sigs.get(block.hash, {})
+        if not sigs:
+            return
+        trailer = encode_trailer(Signature(k, s) for k, s in sigs.items())
+        network = self.node.network
+        if network is not None and hasattr(network, "broadcast_proposal"):
+            network.broadcast_proposal(self.round, block.with_trailer(trailer), split)
+
+    def _sign(self, block: Block) -> None:
+        """Sign through the record (persisted first), then send the signature to all peers."""
+        try:
+            sig = self.record.sign(self.height, block.hash, block.serialize())
+        except SignRefused as exc:
+            self.why_not = f"signed another block at height {self.height} ({exc.reason})"
+            return
+        self._add_sig(block.hash, self.key, sig)
+        network = self.node.network
+        if network is not None and hasattr(network, "broadcast_signature"):
+            network.broadcast_signature(block.hash, self.key, sig)
+        crash_point("sign-after-send")
+
+    # -- validating ---------------------------------------------------------------------------
+
+    def _validate(self, block: Block, state: ValidatorSet) -> frozenset[bytes]:
+        """Everything a final block must satisfy except the quorum, on our tip; returns the
+        valid signers. Raises `Rejected` (CONSENSUS for what no honest proposer sends)."""
+        node = self.node
+        chainstate = node.chainstate
+        tip = chainstate.tip
+        check_block(block, node.params)
+        check_header_context(
+            block.header,
+            chainstate.next_bits(tip),
+            chainstate.median_time_past(tip),
+            node.now(),
+            node.params,
+        )
+        sigs = parse_trailer(block.trailer)
+        signers = valid_signers(block.hash, sigs)
+        if len(signers) != len(sigs):
+            raise Rejected(Kind.CONSENSUS, "bad-blk-sig", "a proposal signature does not verify")
+        if any(k not in state for k in signers):
+            raise Rejected(Kind.CONSENSUS, "bad-blk-signer", "a proposal signer is no validator")
+        if proposer_for(state, self.height, block.header.nonce) not in signers:
+            raise Rejected(Kind.CONSENSUS, "bad-proposer", "the round's proposer did not sign")
+        connect_block(block, self.height, SqliteStateView(node.db), node.params)
+        return signers
+
+    # -- inbound ------------------------------------------------------------------------------
+
+    def on_proposal(self, round_: int, block: Block) -> None:
+        """A proposal from a peer. Raises `Rejected(CONSENSUS)` when it is invalid (ban);
+        one for another height is ignored."""
+        self.tick(time.monotonic())
+        if block.header.prev_block != self.node.tip.hash or self.why_not is not None:
+            return
+        state, excluded = self._state()
+        sigs = parse_trailer(block.trailer)
+        if block.hash not in self._proposals:
+            self._validate(block, state)
+            self._proposals[block.hash] = block.with_trailer(b"")
+            self.round = max(self.round, round_)
+            for key, block_hash, sig in list(self._buffer):
+                if block_hash == block.hash:
+                    self._add_sig(block_hash, key, sig)
+        else:
+            known = self._sigs.get(block.hash, {})
+            fresh = [s for s in sigs if s.key not in known]
+            if len(valid_signers(block.hash, fresh)) != len(fresh) or any(
+                s.key not in state for s in fresh
+            ):
+                raise Rejected(Kind.CONSENSUS, "bad-blk-sig", "a proposal signature is invalid")
+        for sig in sigs:
+            self._add_sig(block.hash, sig.key, sig.sig)
+        unsigned = self.key not in self._sigs.get(block.hash, {})
+        if unsigned and self.record.may_sign(self.height, block.hash) is None:
+            self._sign(block.with_trailer(b""))
+        self._finalize(state, excluded)
+
+    def on_signature(self, block_hash: bytes, key: bytes, sig: bytes) -> None:
+        """A validator's signature from a peer. Raises `Rejected(CONSENSUS, 'bad-blk-sig')`
+        when it does not verify, 'bad-blk-signer' for a key outside the set."""
+        if block_hash not in self._proposals:
+            self._buffer.append((key, block_hash, sig))
+            return
+        state, excluded = self._state()
+        if key not in state:
+            raise Rejected(Kind.CONSENSUS, "bad-blk-signer", "the signer is not a validator")
+        if key in self._sigs.get(block_hash, {}):
+            return
+        if not schnorr_verify(key, signing_hash(block_hash), sig):
+            raise Rejected(Kind.CONSENSUS, "bad-blk-sig", "the signature does not verify")
+        self._add_sig(block_hash, key, sig)
+        self._finalize(state, excluded)
+
+    def _add_sig(self, block_hash: bytes, key: bytes, sig: bytes) -> None:
+        """Record a verified signature; a key seen on another block here is evidence."""
+        self.heard[key] = time.monotonic()
+        self._sigs.setdefault(block_hash, {})[key] = sig
+        other = self._seen.setdefault(key, block_hash)
+        if other != block_hash and other in self._proposals and block_hash in self._proposals:
+            self._submit_evidence(other, block_hash)
+
+    def _submit_evidence(self, hash_a: bytes, hash_b: bytes) -> None:
+        a, b = self._proposals[hash_a], self._proposals[hash_b]
+        evidence = Evidence(
+            a.header,
+            tuple(Signature(k, s) for k, s in sorted(self._sigs[hash_a].items())),
+            b.header,
+            tuple(Signature(k, s) for k, s in sorted(self._sigs[hash_b].items())),
+        )
+        try:
+            self.engine.submit_evidence(self.node.chainstate, evidence)
+        except Rejected as exc:
+            log.info("evidence not recorded: %r", exc)
+
+    def _evidence_from_final(self) -> None:
+        """Before leaving a height: a final block's signer seen on another proposal here."""
+        tip = self.node.tip
+        if tip.height != self.height or not self._proposals:
+            return
+        block = self.node.get_block(tip.hash)
+        if block is None or not block.trailer:
+            return
+        self._proposals.setdefault(block.hash, block.with_trailer(b""))
+        for sig in parse_trailer(block.trailer):
+            self._add_sig(block.hash, sig.key, sig.sig)
+
+    # -- finalizing ---------------------------------------------------------------------------
+
+    def _finalize(self, state: ValidatorSet, excluded: frozenset[bytes]) -> None:
+        for block_hash, sigs in list(self._sigs.items()):
+            block = self._proposals.get(block_hash)
+            if block is None:
+                continue
+            counting = {k: s for k, s in sigs.items() if k in state and k not in excluded}
+            proposer = proposer_for(state, self.height, block.header.nonce)
+            if len(counting) < state.threshold or proposer not in counting:
+                continue
+            final = block.with_trailer(encode_trailer(Signature(k, s) for k, s in counting.items()))
+            try:
+                self.node.process_block(final)
+            except Rejected as exc:
+                if exc.kind is not Kind.DUPLICATE:
+                    log.warning("assembled block %s refused: %r", block.header.hash_hex, exc)
+            return

@@ -1,0 +1,225 @@
+"""The node's half of the `validators` engine (issue 14): the validator set along the chain,
+the signature check in context, finality, and equivocation evidence.
+
+- `state_after(chainstate, entry)`: the `ValidatorSet` after a block (genesis set, then each
+  block's votes), memoized and kept in `val_states` (derivable: a missing row is recomputed).
+- `check_block_context`: a block must extend the tip (every block is final: nothing below the
+  tip can be replaced) and carry T counting signatures (`signatures.check_signed_block`) under
+  the parent's set, equivocators excluded. A validly signed block at a height the active chain
+  already has is evidence: stored, published (`EvidenceFound`, relayed by p2p) and refused
+  (POLICY `conflicts-final`); the node never switches to it.
+- `submit_evidence`: evidence from a peer, checked against the set at its parent.
+- Evidence excludes the convicted keys' signatures until the set changes (its epoch grows).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..consensus.errors import Kind, Rejected
+from ..consensus.signatures import (
+    Evidence,
+    check_evidence,
+    check_signed_block,
+    encode_trailer,
+    parse_trailer,
+)
+from ..consensus.valset import ValidatorSet, apply_block_votes, genesis_set
+from ..core.block import Block
+from ..core.keys import encode_address
+from ..core.params import ChainParams
+from ..storage import validators as vstore
+from .engines import Producer
+
+if TYPE_CHECKING:
+    from .chainstate import ChainState, IndexEntry
+    from .node import Node
+
+__all__ = ["ValidatorNodeEngine", "EvidenceFound", "MEMO_STATES"]
+
+log = logging.getLogger(__name__)
+
+MEMO_STATES = 1_024
+"""Validator states kept in memory (older ones are read back from `val_states`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceFound:
+    """New equivocation evidence (relayed by p2p): `convicted` keys signed both blocks."""
+
+    evidence: Evidence
+    height: int
+    convicted: frozenset[bytes]
+
+
+class ValidatorNodeEngine:
+    """Node-side rules of a validator network (see the module docstring)."""
+
+    def __init__(self, params: ChainParams) -> None:
+        self.params = params
+        self.genesis = genesis_set(params.validators, params.validator_threshold)
+        self._memo: dict[bytes, ValidatorSet] = {}
+        self._tables_ready = False
+        self._excluded: list[vstore.EvidenceRow] | None = None
+        self.node: Node | None = None
+
+    # -- the validator set along the chain ----------------------------------------------------
+
+    def _ready(self, chainstate: ChainState) -> None:
+        if not self._tables_ready:
+            chainstate.db.executescript(vstore.SCHEMA)
+            self._tables_ready = True
+
+    def state_after(self, chainstate: ChainState, entry: IndexEntry) -> ValidatorSet:
+        """The validator set after `entry`'s block (its body must be stored)."""
+        self._ready(chainstate)
+        pending: list[IndexEntry] = []
+        walk: IndexEntry | None = entry
+        state: ValidatorSet | None = None
+        while walk is not None:
+            state = self._known(chainstate, walk)
+            if state is not None:
+                break
+            pending.append(walk)
+            walk = walk.prev
+        if state is None:
+            raise RuntimeError("no validator state below the block (corrupt index)")
+        for item in reversed(pending):
+            block = chainstate.read_block(item.hash)
+            if block is None:
+                raise RuntimeError(f"block {item.header.hash_hex} has no body for its votes")
+            state = apply_block_votes(state, block.txs)
+            self._remember(item.hash, state)
+            vstore.put_state(chainstate.db, item.hash, state.serialize())
+        return state
+
+    def _known(self, chainstate: ChainState, entry: IndexEntry) -> ValidatorSet | None:
+        if entry.prev is None:
+            return self.genesis
+        state = self._memo.get(entry.hash)
+        if state is None:
+            raw = vstore.get_state(chainstate.db, entry.hash)
+            if raw is not None:
+                state = ValidatorSet.parse(raw)
+                self._remember(entry.hash, state)
+        return state
+
+    def _remember(self, block_hash: bytes, state: ValidatorSet) -> None:
+        if len(self._memo) >= MEMO_STATES:
+            self._memo.pop(next(iter(self._memo)))
+        self._memo[block_hash] = state
+
+    def excluded(
+        self, chainstate: ChainState, state: ValidatorSet, height: int
+    ) -> frozenset[bytes]:
+        """Keys whose signatures do not count at `height` under `state`: convicted by evidence
+        found below `height` while the set was at `state.epoch` (node-local; the height of the
+        evidence itself may still finalize, so validators locked there are not stuck)."""
+        self._ready(chainstate)
+        if self._excluded is None:
+            self._excluded = vstore.evidence(chainstate.db, limit=10_000)
+        keys: set[bytes] = set()
+        for row in self._excluded:
+            if row.epoch == state.epoch and row.height < height:
+                keys.update(row.convicted)
+        return frozenset(keys)
+
+    def evidence(self, chainstate: ChainState) -> list[vstore.EvidenceRow]:
+        """Stored evidence, newest first."""
+        self._ready(chainstate)
+        return vstore.evidence(chainstate.db)
+
+    # -- the engine's answers ---------------------------------------------------------------
+
+    def check_block_context(self, chainstate: ChainState, entry: IndexEntry, block: Block) -> None:
+        """Refuse a block unless it extends the tip with T counting signatures.
+
+        Raises `Rejected`: the CONSENSUS reasons of `check_signed_block`; POLICY
+        `conflicts-final` for a validly signed block where the active chain has another one
+        (evidence is stored); MISSING_PARENT `prev-blk-not-connected` when the parent is not
+        the tip (the body is asked again once it is)."""
+        parent = entry.prev
+        if parent is None:
+            raise Rejected(Kind.CONSENSUS, "bad-genesis", "a second genesis block")
+        signatures = parse_trailer(block.trailer)
+        if parent is chainstate.tip:
+            state = self.state_after(chainstate, parent)
+            excluded = self.excluded(chainstate, state, entry.height)
+            check_signed_block(block.header, signatures, entry.height, state, excluded)
+            return
+        ours = chainstate.at_height(entry.height)
+        if ours is not None and chainstate.in_active_chain(parent):
+            state = self.state_after(chainstate, parent)
+            check_signed_block(block.header, signatures, entry.height, state)
+            our_block = chainstate.read_block(ours.hash)
+            if our_block is not None and our_block.trailer:
+                evidence = Evidence(
+                    ours.header, parse_trailer(our_block.trailer), block.header, signatures
+                )
+                self._record(chainstate, evidence, entry.height, state)
+            raise Rejected(
+                Kind.POLICY,
+                "conflicts-final",
+                f"height {entry.height} is final with block {ours.header.hash_hex}",
+            )
+        raise Rejected(
+            Kind.MISSING_PARENT, "prev-blk-not-connected", "the parent is not our tip yet"
+        )
+
+    def submit_evidence(self, chainstate: ChainState, evidence: Evidence) -> bool:
+        """Check and store evidence from a peer; True when new. Raises `Rejected(CONSENSUS,
+        'bad-evidence')` when it convicts nobody; MISSING_PARENT when its parent is not in
+        our active chain (nothing to judge it against)."""
+        parent = chainstate.get(evidence.header_a.prev_block)
+        if parent is None or not chainstate.in_active_chain(parent):
+            raise Rejected(Kind.MISSING_PARENT, "evidence-parent-unknown", "not on our chain")
+        state = self.state_after(chainstate, parent)
+        return self._record(chainstate, evidence, parent.height + 1, state)
+
+    def _record(
+        self, chainstate: ChainState, evidence: Evidence, height: int, state: ValidatorSet
+    ) -> bool:
+        convicted = check_evidence(evidence, state)
+        row = vstore.EvidenceRow(
+            height,
+            evidence.header_a.serialize(),
+            encode_trailer(evidence.signatures_a),
+            evidence.header_b.serialize(),
+            encode_trailer(evidence.signatures_b),
+            tuple(sorted(convicted)),
+            state.epoch,
+            self.node.now() if self.node is not None else 0,
+        )
+        new = vstore.add_evidence(
+            chainstate.db, evidence.header_a.hash, evidence.header_b.hash, row
+        )
+        self._excluded = None
+        if new:
+            names = ", ".join(encode_address(self.params.hrp, k) for k in sorted(convicted))
+            log.warning("equivocation at height %d: %s signed two blocks", height, names)
+            if self.node is not None:
+                self.node.events.publish(EvidenceFound(evidence, height, convicted))
+        return new
+
+    async def start_producer(self, node: Node) -> Producer | None:
+        """The proposer when the node was started with `--validator-key`."""
+        self.node = node
+        self._ready(node.chainstate)
+        secret = getattr(node.config, "validator_secret", None)
+        if node.config.mine:
+            raise ValueError("a validator network has no mining: use --validator-key")
+        if secret is None:
+            return None
+        from .proposer import Proposer
+
+        proposer = Proposer(node, self, secret)
+        await proposer.start()
+        return proposer
+
+    def status(self, node: Node) -> dict[str, Any]:
+        """`validators`: count, threshold, and this node's validator line."""
+        from .valstatus import status_line
+
+        return {"validators": status_line(node, self)}

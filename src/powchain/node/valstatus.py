@@ -1,0 +1,148 @@
+"""What a validator network's node shows about its validators (issue 14): `GET
+/api/v1/validators`, the `validators` line of `GET /api/v1/status` and `powchain status`.
+
+Each validator: `address`, `online` (heard signing within ONLINE_WINDOW s, as this node sees it),
+`last_signed_height` (highest final block among the last SCAN_BLOCKS carrying its signature),
+`in_turn` (proposer for the next height at this node's round), `local` (the key of this node),
+`signing` and `why_not_signing` when it is not: `key not loaded` (this node has no key),
+`equivocation found`, `behind` (this node is syncing), `no quorum` (fewer than T validators
+online), `offline`, `signed another block at height H (locked)`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..consensus.signatures import parse_trailer
+from ..consensus.valset import proposer_for
+from ..core.keys import encode_address
+from ..storage.validators import EvidenceRow
+
+if TYPE_CHECKING:
+    from .node import Node
+    from .validators import ValidatorNodeEngine
+
+__all__ = ["validators_report", "status_line", "evidence_json", "SCAN_BLOCKS"]
+
+SCAN_BLOCKS = 200
+ONLINE_WINDOW = 30.0
+
+
+def _last_signed(node: Node, keys: tuple[bytes, ...]) -> dict[bytes, int]:
+    found: dict[bytes, int] = {}
+    entry = node.tip
+    for _ in range(SCAN_BLOCKS):
+        if entry.prev is None or len(found) == len(keys):
+            break
+        block = node.get_block(entry.hash)
+        if block is not None and block.trailer:
+            for sig in parse_trailer(block.trailer):
+                found.setdefault(sig.key, entry.height)
+        entry = entry.prev
+    return found
+
+
+def validators_report(node: Node, engine: ValidatorNodeEngine) -> dict[str, Any]:
+    """The body of `GET /api/v1/validators` (see the module docstring)."""
+    chainstate = node.chainstate
+    state = engine.state_after(chainstate, chainstate.tip)
+    height = chainstate.tip.height + 1
+    excluded = engine.excluded(chainstate, state, height)
+    proposer = node.producer if hasattr(node.producer, "record") else None
+    round_ = getattr(proposer, "round", 0)
+    heard: dict[bytes, float] = getattr(proposer, "heard", {})
+    now = time.monotonic()
+    last = _last_signed(node, state.validators)
+    online = {k for k in state.validators if now - heard.get(k, -1e9) <= ONLINE_WINDOW}
+    if proposer is None:  # without a key this node hears signatures only in final blocks
+        online = {k for k, h in last.items() if h >= chainstate.tip.height - 2}
+    in_turn = proposer_for(state, height, round_)
+    rows = []
+    for key in state.validators:
+        local = proposer is not None and key == proposer.key
+        why = _why_not(node, key, local, proposer, online, excluded, state.threshold)
+        rows.append(
+            {
+                "address": encode_address(node.params.hrp, key),
+                "online": key in online,
+                "last_signed_height": last.get(key),
+                "in_turn": key == in_turn,
+                "local": local,
+                "signing": why is None,
+                "why_not_signing": why,
+            }
+        )
+    return {
+        "height": height,
+        "round": round_,
+        "threshold": state.threshold,
+        "count": len(state.validators),
+        "epoch": state.epoch,
+        "local": None if proposer is None else encode_address(node.params.hrp, proposer.key),
+        "validators": rows,
+        "pending_votes": [
+            {
+                "voter": encode_address(node.params.hrp, v.voter),
+                "subject": encode_address(node.params.hrp, v.subject),
+                "add": v.add,
+            }
+            for v in state.votes
+        ],
+        "evidence": [evidence_json(node, row) for row in engine.evidence(chainstate)],
+    }
+
+
+def _why_not(
+    node: Node,
+    key: bytes,
+    local: bool,
+    proposer: Any,
+    online: set[bytes],
+    excluded: frozenset[bytes],
+    threshold: int,
+) -> str | None:
+    if key in excluded:
+        return "equivocation found"
+    if local:
+        why: str | None = proposer.why_not
+        if why is None and len(online | {key}) < threshold:
+            return "no quorum"
+        return why
+    if key not in online:
+        return "offline" if proposer is not None else "key not loaded here; no recent signature"
+    if len(online) < threshold:
+        return "no quorum"
+    return None
+
+
+def evidence_json(node: Node, row: EvidenceRow) -> dict[str, Any]:
+    """One stored evidence for people."""
+    from ..core.block import BlockHeader
+
+    return {
+        "height": row.height,
+        "block_a": BlockHeader.parse(row.header_a).hash_hex,
+        "block_b": BlockHeader.parse(row.header_b).hash_hex,
+        "convicted": [encode_address(node.params.hrp, k) for k in row.convicted],
+        "epoch": row.epoch,
+        "found_at": row.found_at,
+    }
+
+
+def status_line(node: Node, engine: ValidatorNodeEngine) -> dict[str, Any]:
+    """Short form for `GET /api/v1/status`: count, threshold, online, this node's key."""
+    report = validators_report(node, engine)
+    local = next((v for v in report["validators"] if v["local"]), None)
+    return {
+        "count": report["count"],
+        "threshold": report["threshold"],
+        "online": sum(1 for v in report["validators"] if v["online"]),
+        "round": report["round"],
+        "local": report["local"],
+        "signing": bool(local and local["signing"]),
+        "why_not_signing": (local or {}).get("why_not_signing")
+        if local
+        else "key not loaded (no --validator-key)",
+        "evidence": len(report["evidence"]),
+    }
