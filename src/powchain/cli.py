@@ -775,7 +775,6 @@ def _validator_values(text: str, threshold: int | None) -> dict[str, Any]:
         "consensus": "validators",
         "validators": tuple(keys),
         "validator_threshold": t,
-        "coinbase_maturity": 1,
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from powchain.consensus.errors import Rejected
 from powchain.consensus.signatures import parse_trailer
 
 from .valnet import KEYS, ValNet, validator_params, wait_until
@@ -23,6 +24,124 @@ def test_four_validators_finalize_blocks_and_agree(tmp_path: Path) -> None:
             signers = {s.key for s in parse_trailer(block.trailer)}
             assert len(signers) >= 3 and signers <= set(KEYS[:4])
             assert not net.refused, net.refused
+        finally:
+            await net.stop_all()
+
+    asyncio.run(run())
+
+
+def test_one_down_continues_two_down_halts_and_resumes_without_fork(tmp_path: Path) -> None:
+    async def run() -> None:
+        net = ValNet(tmp_path, validator_params(4), 4)  # T = 3
+        await net.start_all()
+        try:
+            await wait_until(lambda: min(net.heights()) >= 3)
+            await net.stop(3)
+            start = max(net.heights())
+            await wait_until(lambda: min(net.heights()) >= start + 4, 120)
+            await net.stop(2)
+            await asyncio.sleep(0)  # let in-flight deliveries land
+            halted = max(net.heights())
+            await asyncio.sleep(5)  # the two left cannot make T = 3: nothing is final
+            assert max(net.heights()) <= halted + 1
+            await net.start(2)
+            await wait_until(lambda: min(net.heights()) >= halted + 3, 120)
+            for height in range(1, min(net.heights()) + 1):
+                assert (
+                    len({n.block_hash_at(height) for n, up in zip(net.nodes, net.alive) if up}) == 1
+                )
+            # node 3 comes back and catches up on the same blocks
+            await net.start(3)
+            await wait_until(lambda: net.nodes[3].tip.height >= halted + 3, 60)
+            assert net.nodes[3].block_hash_at(halted) == net.nodes[0].block_hash_at(halted)
+        finally:
+            await net.stop_all()
+
+    asyncio.run(run())
+
+
+def test_equivocating_proposer_is_caught_and_its_later_signatures_do_not_count(
+    tmp_path: Path,
+) -> None:
+    async def run() -> None:
+        net = ValNet(tmp_path, validator_params(5), 5)  # T = 3
+        await net.start_all()
+        liar = KEYS[0]
+        try:
+            liar_node = next(n for n in net.nodes if n.producer.key == liar)  # type: ignore[union-attr]
+            liar_node.producer._equivocate = True  # type: ignore[union-attr]
+            honest = [n for n in net.nodes if n is not liar_node]
+            await wait_until(
+                lambda: all(len(n.engine.evidence(n.chainstate)) >= 1 for n in honest), 120
+            )  # type: ignore[attr-defined]
+            row = honest[0].engine.evidence(honest[0].chainstate)[0]  # type: ignore[attr-defined]
+            assert row.convicted == (liar,)
+            found = max(r.height for r in honest[0].engine.evidence(honest[0].chainstate))  # type: ignore[attr-defined]
+            await wait_until(lambda: min(n.tip.height for n in honest) >= found + 6, 120)
+            for n in honest:
+                for height in range(found + 1, found + 6):
+                    block = n.get_block(n.block_hash_at(height))  # type: ignore[arg-type]
+                    assert block is not None
+                    assert liar not in {s.key for s in parse_trailer(block.trailer)}
+            status = honest[0].engine.status(honest[0])["validators"]  # type: ignore[attr-defined]
+            assert status["evidence"] >= 1
+        finally:
+            await net.stop_all()
+
+    asyncio.run(run())
+
+
+def test_set_change_by_votes_add_a_sixth_then_remove_one(tmp_path: Path) -> None:
+    from powchain.wallet.builder import build_vote, suggest_fee, tx_size
+
+    from .valnet import SECRETS
+
+    async def vote(net: ValNet, voter: int, subject: bytes, add: bool) -> None:
+        node = net.nodes[0]
+        nonce = node.account_info(KEYS[voter]).next_nonce
+        fee = suggest_fee(tx_size(34))
+        tx = build_vote(SECRETS[voter], node.params.chain_id, nonce, subject, add, fee, bytes(32))
+        node.submit_transaction(tx)
+        for other in net.nodes[1:]:  # the loopback has no tx relay: hand it to every mempool
+            if other.producer is not None:
+                try:
+                    other.submit_transaction(tx)
+                except Rejected:
+                    pass  # a node a block behind: the proposers that have it include it
+
+    def validators(net: ValNet) -> tuple[bytes, ...]:
+        node = net.nodes[0]
+        return node.engine.state_after(node.chainstate, node.tip).validators  # type: ignore[attr-defined, no-any-return]
+
+    async def run() -> None:
+        net = ValNet(tmp_path, validator_params(5), 6)  # 5 validators, node 5 holds key 5
+        await net.start_all()
+        try:
+            # every validator earns a coinbase (it pays the vote's fee) before voting
+            await wait_until(
+                lambda: all(net.nodes[0].account_info(k).balance > 0 for k in KEYS[:5]), 120
+            )
+            for voter in range(3):
+                await vote(net, voter, KEYS[5], True)
+            await wait_until(lambda: KEYS[5] in validators(net), 120)
+            node = net.nodes[0]
+            state = node.engine.state_after(node.chainstate, node.tip)  # type: ignore[attr-defined]
+            assert state.threshold == 4 and len(state.validators) == 6
+            await wait_until(lambda: any(
+                KEYS[5] in {s.key for s in parse_trailer(b.trailer)}
+                for b in (node.get_block(node.block_hash_at(h)) for h in range(node.tip.height, 0, -1))  # type: ignore[arg-type]
+                if b is not None
+            ), 120)  # fmt: skip
+            for voter in range(4):
+                await vote(net, voter, KEYS[4], False)
+            await wait_until(lambda: KEYS[4] not in validators(net), 120)
+            removed_at = node.tip.height
+            await wait_until(lambda: min(net.heights()) >= removed_at + 4, 120)
+            for height in range(removed_at + 1, removed_at + 4):
+                block = node.get_block(node.block_hash_at(height))  # type: ignore[arg-type]
+                assert block is not None and KEYS[4] not in {
+                    s.key for s in parse_trailer(block.trailer)
+                }
         finally:
             await net.stop_all()
 

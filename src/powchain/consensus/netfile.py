@@ -233,6 +233,7 @@ def new_params(
             genesis_bits=EASIEST_BITS,
             half_life=600,
             mine_on_demand=False,
+            coinbase_maturity=1,  # a final block's coinbase cannot be reorganized away
         )
         values["validators"] = tuple(sorted(values.get("validators", ())))
         values.setdefault("validator_threshold", default_threshold(len(values["validators"])))

@@ -166,7 +166,7 @@ class Proposer:
     def _why_not(self, state: ValidatorSet, excluded: frozenset[bytes]) -> str | None:
         if self.key not in state:
             return "not a validator"
-        if self.key in excluded:
+        if self.key in excluded and not self._equivocate:  # a liar (tests) goes on regardless
             return "equivocation found"
         if not self.node.is_synced():
             return "behind"
@@ -244,9 +244,12 @@ class Proposer:
 
     # -- validating ---------------------------------------------------------------------------
 
-    def _validate(self, block: Block, state: ValidatorSet) -> frozenset[bytes]:
+    def _validate(
+        self, block: Block, state: ValidatorSet, excluded: frozenset[bytes] = frozenset()
+    ) -> frozenset[bytes]:
         """Everything a final block must satisfy except the quorum, on our tip; returns the
-        valid signers. Raises `Rejected` (CONSENSUS for what no honest proposer sends)."""
+        valid signers. Raises `Rejected` (CONSENSUS for what no honest proposer sends; POLICY
+        `proposer-excluded` for a proposal of a convicted equivocator, never signed)."""
         node = self.node
         chainstate = node.chainstate
         tip = chainstate.tip
@@ -264,8 +267,11 @@ class Proposer:
             raise Rejected(Kind.CONSENSUS, "bad-blk-sig", "a proposal signature does not verify")
         if any(k not in state for k in signers):
             raise Rejected(Kind.CONSENSUS, "bad-blk-signer", "a proposal signer is no validator")
-        if proposer_for(state, self.height, block.header.nonce) not in signers:
+        proposer = proposer_for(state, self.height, block.header.nonce)
+        if proposer not in signers:
             raise Rejected(Kind.CONSENSUS, "bad-proposer", "the round's proposer did not sign")
+        if proposer in excluded:
+            raise Rejected(Kind.POLICY, "proposer-excluded", "the proposer equivocated")
         connect_block(block, self.height, SqliteStateView(node.db), node.params)
         return signers
 
@@ -280,7 +286,7 @@ class Proposer:
         state, excluded = self._state()
         sigs = parse_trailer(block.trailer)
         if block.hash not in self._proposals:
-            self._validate(block, state)
+            self._validate(block, state, excluded)
             self._proposals[block.hash] = block.with_trailer(b"")
             self.round = max(self.round, round_)
             for key, block_hash, sig in list(self._buffer):

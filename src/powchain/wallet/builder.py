@@ -8,13 +8,14 @@ A transfer pays `amount` units to `recipient`; a post is a transaction whose `da
 from __future__ import annotations
 
 from ..core.keys import schnorr_sign, xonly_pubkey
-from ..core.transaction import TX_VERSION, Transaction, make_post_data
+from ..core.transaction import TX_VERSION, Transaction, make_post_data, make_vote_data
 from ..core.units import money_range
 
 __all__ = [
     "FALLBACK_FEE_RATE",
     "SIGNED_TX_OVERHEAD",
     "build_transfer",
+    "build_vote",
     "build_post",
     "suggest_fee",
     "tx_size",
@@ -70,4 +71,14 @@ def build_post(
     """A signed post: 0 units to the author itself with data 0x01 + UTF-8 `text`."""
     return build_transfer(
         secret, chain_id, nonce, xonly_pubkey(secret), 0, fee, aux, make_post_data(text)
+    )
+
+
+def build_vote(
+    secret: bytes, chain_id: int, nonce: int, subject: bytes, add: bool, fee: int, aux: bytes
+) -> Transaction:
+    """A signed validator vote (issue 14): 0 units to `subject` with data
+    `make_vote_data(subject, add)`; counts when the sender is a validator."""
+    return build_transfer(
+        secret, chain_id, nonce, subject, 0, fee, aux, make_vote_data(subject, add)
     )
