@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 from powchain.consensus.errors import Rejected
@@ -48,7 +49,14 @@ def test_one_down_continues_two_down_halts_and_resumes_without_fork(tmp_path: Pa
             await wait_until(lambda: min(net.heights()) >= halted + 3, 120)
             for height in range(1, min(net.heights()) + 1):
                 assert (
-                    len({n.block_hash_at(height) for n, up in zip(net.nodes, net.alive) if up}) == 1
+                    len(
+                        {
+                            n.block_hash_at(height)
+                            for n, up in zip(net.nodes, net.alive, strict=True)
+                            if up
+                        }
+                    )
+                    == 1
                 )
             # node 3 comes back and catches up on the same blocks
             await net.start(3)
@@ -104,10 +112,8 @@ def test_set_change_by_votes_add_a_sixth_then_remove_one(tmp_path: Path) -> None
         node.submit_transaction(tx)
         for other in net.nodes[1:]:  # the loopback has no tx relay: hand it to every mempool
             if other.producer is not None:
-                try:
+                with contextlib.suppress(Rejected):  # a node a block behind: others include it
                     other.submit_transaction(tx)
-                except Rejected:
-                    pass  # a node a block behind: the proposers that have it include it
 
     def validators(net: ValNet) -> tuple[bytes, ...]:
         node = net.nodes[0]
@@ -127,11 +133,15 @@ def test_set_change_by_votes_add_a_sixth_then_remove_one(tmp_path: Path) -> None
             node = net.nodes[0]
             state = node.engine.state_after(node.chainstate, node.tip)  # type: ignore[attr-defined]
             assert state.threshold == 4 and len(state.validators) == 6
-            await wait_until(lambda: any(
-                KEYS[5] in {s.key for s in parse_trailer(b.trailer)}
-                for b in (node.get_block(node.block_hash_at(h)) for h in range(node.tip.height, 0, -1))  # type: ignore[arg-type]
-                if b is not None
-            ), 120)  # fmt: skip
+
+            def sixth_signed() -> bool:
+                for h in range(node.tip.height, 0, -1):
+                    b = node.get_block(node.block_hash_at(h))  # type: ignore[arg-type]
+                    if b is not None and KEYS[5] in {s.key for s in parse_trailer(b.trailer)}:
+                        return True
+                return False
+
+            await wait_until(sixth_signed, 120)
             for voter in range(4):
                 await vote(net, voter, KEYS[4], False)
             await wait_until(lambda: KEYS[4] not in validators(net), 120)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import time
@@ -132,10 +133,8 @@ class ValNet:
             self.evidence.append((index, event))
             for i, node in enumerate(self.nodes):
                 if i != index and self.alive[i]:
-                    try:
+                    with contextlib.suppress(Rejected):
                         node.engine.submit_evidence(node.chainstate, event.evidence)  # type: ignore[attr-defined]
-                    except Rejected:
-                        pass
         if isinstance(event, TipChanged):
             source = self.nodes[index]
             for i, node in enumerate(self.nodes):
