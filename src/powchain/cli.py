@@ -214,6 +214,16 @@ def main() -> None:
     help="Allow the explorer's node-side wallet even when --api is not a loopback address.",
 )
 @click.option(
+    "--validator-key",
+    "validator_wallet",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    metavar="WALLET",
+    help="Validator networks: sign blocks with a key of this wallet file "
+    "(passphrase: $POWCHAIN_WALLET_PASSPHRASE or a prompt).",
+)
+@click.option("--validator-key-name", default=None, help="Key name in WALLET [the first].")
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -234,9 +244,15 @@ def node(
     clock_offset: int,
     block_timeout: float,
     explorer_wallet: bool,
+    validator_wallet: Path | None,
+    validator_key_name: str | None,
     log_level: str,
 ) -> None:
     """Run a full node: P2P, REST API and (with --mine) a miner, until Ctrl-C.
+
+    On a validator network (`network create --validators`), --validator-key WALLET makes the
+    node a validator: it proposes in its turn and signs valid proposals; its signing record
+    (DATADIR/validator_state.json) must stay with the key.
 
     Without --miner-address, --mine pays a key kept in DATADIR/miner.key.
 
@@ -246,6 +262,7 @@ def node(
       powchain node --network devnet --mine --connect 127.0.0.1:28744
       powchain node --network testnet --p2p 0.0.0.0:38744 --api 127.0.0.1:38745
       powchain node --network-file mynet.toml --mine --connect 10.0.0.2:48744
+      powchain node --network-file office.toml --validator-key v1.json --connect 10.0.0.3:48744
     """
     from .config import build_node_config
     from .noderun import run_node
@@ -268,10 +285,34 @@ def node(
             block_timeout=block_timeout,
             network_file=loaded,
             explorer_wallet=explorer_wallet,
+            validator_secret=_validator_secret(params, validator_wallet, validator_key_name),
         )
     except (ValueError, AddressError) as exc:
         raise click.BadParameter(str(exc)) from exc
     sys.exit(run_node(config, log_level))
+
+
+def _validator_secret(params: ChainParams, wallet: Path | None, name: str | None) -> bytes | None:
+    """The secret of --validator-key, or None; refuses it on a proof-of-work network."""
+    if wallet is None:
+        return None
+    if params.consensus != "validators":
+        _fail(
+            f"--validator-key: {params.name} has no validators (it is a {params.consensus} network)"
+        )
+    from .wallet.keystore import Keystore, KeystoreError, read_passphrase
+
+    try:
+        key = Keystore.load(wallet, read_passphrase()).get(name)
+    except KeystoreError as exc:
+        raise click.ClickException(f"--validator-key {wallet}: {exc}") from exc
+    if key.pubkey not in params.validators:
+        click.echo(
+            f"note: {key.address(params.hrp)} is not a genesis validator; it signs once "
+            "validators vote it in",
+            err=True,
+        )
+    return key.secret
 
 
 @main.command()
@@ -292,8 +333,20 @@ def node(
     help="Run your own network (a `powchain network create` file) instead of devnet; "
     "data in ./NAME-data unless --datadir.",
 )
+@click.option(
+    "--validators",
+    type=click.IntRange(1, 16),
+    default=None,
+    help="Run a validator network of N validator nodes instead (no mining; its file is "
+    "DATADIR/validators.toml, the wallets' passphrase 'devnet').",
+)
 def devnet(
-    nodes: int, datadir: Path, traffic: bool, base_port: int | None, network_file: Path | None
+    nodes: int,
+    datadir: Path,
+    traffic: bool,
+    base_port: int | None,
+    network_file: Path | None,
+    validators: int | None,
 ) -> None:
     """A local devnet: N mining `powchain node` processes on 127.0.0.1, until Ctrl-C.
 
@@ -302,8 +355,14 @@ def devnet(
       powchain devnet                     # 3 nodes, data in ./devnet-data
       powchain devnet --nodes 5 --traffic --datadir /tmp/dn
       powchain devnet --network-file mynet.toml
+      powchain devnet --validators 4 --traffic
     """
     from .devnet import run_devnet
+
+    if validators is not None:
+        if network_file is not None:
+            _fail("--validators makes its own network: leave out --network-file")
+        sys.exit(run_devnet(validators, datadir, traffic, base_port, validators=validators))
 
     if network_file is not None:
         params, _ = _resolve_network("devnet", network_file)  # refuses a bad file here
@@ -600,6 +659,65 @@ def faucet(to_address: str, amount: str, **opts: Any) -> None:
 
 
 # -- your own network ---------------------------------------------------------------------------
+
+
+@main.group()
+def validator() -> None:
+    """Validator networks: the validators' status, and votes to change the set."""
+
+
+@validator.command(name="list")
+@client_options
+@_handle_errors
+def validator_list(
+    network: str, datadir: Path | None, node_url: str | None, network_file: Path | None
+) -> None:
+    """Each validator's status as the node sees it (GET /api/v1/validators).
+
+    \b
+    Example:
+      powchain validator list --network-file office.toml
+    """
+    with Ctx(network, datadir, node_url, network_file=network_file).client() as client:
+        _echo_json(client.validators())
+
+
+@validator.command()
+@click.argument("action", type=click.Choice(["add", "remove"]))
+@click.argument("address")
+@click.option("--fee", default=None, help="Fee in coins [default: the node's minimum relay fee].")
+@wallet_options
+@_handle_errors
+def vote(action: str, address: str, fee: str | None, **opts: Any) -> None:
+    """Vote, as the validator of a wallet key, to add or remove ADDRESS.
+
+    The change takes effect at the block after the one holding the T-th vote of current
+    validators for it (T: the network's threshold). Every validator votes with its own key.
+
+    \b
+    Examples:
+      powchain validator vote add office1q... --network-file office.toml --wallet v1.json
+      powchain validator vote remove office1q... --network-file office.toml --wallet v1.json
+    """
+    from .wallet.builder import build_vote
+
+    ctx = Ctx(**_ctx_args(opts))
+    if ctx.params.consensus != "validators":
+        _fail(f"{ctx.params.name} has no validators to vote on")
+    try:
+        subject = decode_address(address, ctx.params.hrp)
+    except AddressError as exc:
+        raise click.BadParameter(str(exc), param_hint="ADDRESS") from exc
+    ctx.fee = None if fee is None else _coins(fee, "--fee")
+    key = ctx.load_key(opts["key_name"])
+
+    def make(nonce: int, fee_units: int) -> Any:
+        chain = ctx.params.chain_id
+        return build_vote(
+            key.secret, chain, nonce, subject, action == "add", fee_units, os.urandom(32)
+        )
+
+    _sign_and_send(ctx, key, make, tx_size(34))
 
 
 @main.group()

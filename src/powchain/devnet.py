@@ -7,7 +7,10 @@ money), sending payments and posts to each other through different nodes once th
 mature. A status line (height and mempool per node) is printed about every 10 s; Ctrl-C or
 SIGTERM stops every node (SIGTERM, wait, then SIGKILL). With a network file (`--network-file`)
 the nodes run that network instead; its traffic starts once the miners' coinbases mature
-(there is no faucet).
+(there is no faucet). With `--validators N` (issue 14) the nodes run a validator network made
+for the run (`DATADIR/validators.toml`, reused by a later run in the same DATADIR): node i
+signs with key i (an encrypted wallet per node, passphrase DEVNET_PASSPHRASE), no node mines,
+and every validator holds a genesis allocation so traffic starts at block 1.
 """
 
 from __future__ import annotations
@@ -33,7 +36,10 @@ from .core.units import COIN, format_coins
 from .wallet.builder import build_post, build_transfer, suggest_fee, tx_size
 from .wallet.client import ApiError, NodeClient
 
-__all__ = ["run_devnet", "DevnetNode", "free_port_block"]
+__all__ = ["run_devnet", "DevnetNode", "free_port_block", "DEVNET_PASSPHRASE"]
+
+DEVNET_PASSPHRASE = "devnet"
+"""Passphrase of the devnet validators' wallets: play money, printed in the help."""
 
 STATUS_EVERY = 10.0
 TRAFFIC_EVERY = 2.0
@@ -60,6 +66,7 @@ class DevnetNode:
     process: subprocess.Popen[bytes] | None = None
     params: ChainParams = DEVNET
     network_file: Path | None = None  # run this file's network instead of devnet
+    validator_wallet: Path | None = None  # validator networks: sign with this wallet's key
 
     @property
     def address(self) -> str:
@@ -74,8 +81,11 @@ class DevnetNode:
         if self.network_file is not None:
             cmd[-2:] = ["--network-file", str(self.network_file.resolve())]
         cmd += ["--datadir", str(self.datadir), "--p2p", f"127.0.0.1:{self.p2p_port}"]
-        cmd += ["--api", f"127.0.0.1:{self.api_port}", "--mine", "--mining-processes", "1"]
-        cmd += ["--miner-address", self.address]
+        cmd += ["--api", f"127.0.0.1:{self.api_port}"]
+        if self.validator_wallet is not None:
+            cmd += ["--validator-key", str(self.validator_wallet)]
+        else:
+            cmd += ["--mine", "--mining-processes", "1", "--miner-address", self.address]
         for peer in self.connect:
             cmd += ["--connect", peer]
         return cmd
@@ -83,8 +93,14 @@ class DevnetNode:
     def start(self) -> None:
         self.datadir.mkdir(parents=True, exist_ok=True)
         log = (self.datadir / "node.log").open("ab")
+        env = dict(os.environ)
+        if self.validator_wallet is not None:
+            from .wallet.keystore import PASSPHRASE_ENV
+
+            env[PASSPHRASE_ENV] = DEVNET_PASSPHRASE
         self.process = subprocess.Popen(
             self.command(),
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -226,6 +242,43 @@ def _load_keys(datadir: Path) -> list[bytes]:
         return []
 
 
+def _validator_network(datadir: Path, secrets_: list[bytes]) -> Path:
+    """DATADIR/validators.toml: a validator network of these keys (created once, 2 s blocks,
+    1,000 coins allocated to each validator)."""
+    path = datadir / "validators.toml"
+    if path.exists():
+        return path
+    from .config import create_network, write_network_file
+
+    keys = tuple(xonly_pubkey(s) for s in secrets_)
+    allocations = tuple((encode_address("vnet", k), 1_000 * COIN) for k in keys)
+    created = create_network(
+        "vnet",
+        allocations,
+        consensus="validators",
+        validators=keys,
+        target_spacing=2,
+        hrp="vnet",
+        p2p_port=58_744,
+        api_port=58_745,
+    )
+    write_network_file(path, created)
+    return path
+
+
+def _validator_wallet(nodedir: Path, secret: bytes) -> Path:
+    """nodedir/validator.json: an encrypted wallet holding the validator key."""
+    from .wallet.keystore import Keystore
+
+    path = nodedir / "validator.json"
+    if not path.exists():
+        nodedir.mkdir(parents=True, exist_ok=True)
+        store = Keystore()
+        store.add("validator", secret)
+        store.save(path, DEVNET_PASSPHRASE)
+    return path
+
+
 def _raise_interrupt(_sig: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -236,19 +289,25 @@ def run_devnet(
     traffic: bool,
     base_port: int | None = None,
     network_file: Path | None = None,
+    validators: int = 0,
 ) -> int:
     """Start `count` nodes, print their addresses, run until Ctrl-C; exit code.
 
     `network_file`: run that file network instead of devnet (NetworkFileError when invalid).
+    `validators`: run a validator network of that many nodes (`count` is ignored).
     """
     params = DEVNET
+    datadir.mkdir(parents=True, exist_ok=True)
+    known = _load_keys(datadir)
+    if validators:
+        count = validators
+        known = known[:count] + [secrets.token_bytes(32) for _ in range(count - len(known))]
+        network_file = _validator_network(datadir, known)
     if network_file is not None:
         from .config import load_network_file
 
         params = load_network_file(network_file).params
-    datadir.mkdir(parents=True, exist_ok=True)
     base = free_port_block(2 * count, base_port or params.p2p_port)
-    known = _load_keys(datadir)
     nodes: list[DevnetNode] = []
     for i in range(count):
         p2p, api = base + 2 * i, base + 2 * i + 1
@@ -256,7 +315,11 @@ def run_devnet(
         secret = known[i] if i < len(known) else secrets.token_bytes(32)
         node = DevnetNode(i, datadir / f"node{i}", p2p, api, secret, connect)
         node.params, node.network_file = params, network_file
+        if validators:
+            node.validator_wallet = _validator_wallet(node.datadir, secret)
         nodes.append(node)
+    if validators:
+        _save_keys(datadir, nodes)  # the network file names these keys: keep them first
     signal.signal(signal.SIGTERM, _raise_interrupt)
     # Ctrl-C must stop the devnet even when started from a background job, whose SIGINT is
     # ignored at exec (Python then leaves it ignored): the nodes would outlive the devnet.
@@ -267,7 +330,8 @@ def run_devnet(
             _wait_ready(node)
             print(f"node{node.index}: explorer/API {node.api_url}/  (docs {node.api_url}/docs)")
             print(f"       p2p ws://127.0.0.1:{node.p2p_port}/  token {node.datadir / COOKIE_NAME}")
-            print(f"       miner {node.address}  log {node.datadir / 'node.log'}")
+            role = "validator" if node.validator_wallet is not None else "miner"
+            print(f"       {role} {node.address}  log {node.datadir / 'node.log'}")
         print(f"keys ({params.name} miners): {_save_keys(datadir, nodes)}")
         if params == DEVNET:
             faucet = encode_address(DEVNET.hrp, xonly_pubkey(DEVNET_FAUCET_SECRET))

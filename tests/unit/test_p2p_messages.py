@@ -83,6 +83,29 @@ every_message = st.one_of(
     ),
     st.builds(m.TxMsg, tx=txs),
     st.just(m.MempoolMsg()),
+    st.builds(
+        m.Proposal,
+        round=u32s,
+        block=st.builds(
+            Block,
+            header=headers,
+            txs=st.lists(txs, max_size=2).map(tuple),
+            trailer=st.binary(max_size=200),
+        ),
+    ),
+    st.builds(
+        m.BlockSignature,
+        block_hash=hashes,
+        key=hashes,
+        signature=st.binary(min_size=64, max_size=64),
+    ),
+    st.builds(
+        m.EvidenceMsg,
+        header_a=headers,
+        trailer_a=st.binary(max_size=200),
+        header_b=headers,
+        trailer_b=st.binary(max_size=200),
+    ),
 )
 
 

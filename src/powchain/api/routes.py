@@ -306,6 +306,21 @@ async def mempool(request: Request) -> dict[str, Any]:
     return mempool_stats(_node(request))
 
 
+# -- validators (issue 14) -------------------------------------------------------------------
+
+
+@router.get("/validators")
+async def validators(request: Request) -> dict[str, Any]:
+    """A validator network's validators: each one's address, `online`, `last_signed_height`,
+    `in_turn`, `signing` and `why_not_signing`; the threshold, round, pending votes and
+    equivocation evidence. 404 `no-validators` on a proof-of-work network."""
+    node = _node(request)
+    report = node.engine.validators_report(node)
+    if report is None:
+        raise ApiProblem(404, "no-validators", f"{node.params.name} is a proof-of-work network")
+    return dict(report)
+
+
 # -- peers, mining, events, metrics --------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ and how blocks are produced. The pure half lives in `consensus/engine.py`.
 - `async start_producer(node)`: start what makes blocks (the miner when `--mine`, the proposer
   when `--validator-key`), or nothing; returns an object with `async stop()` or None.
 - `status(node)`: extra fields of `GET /api/v1/status` (`{}` under proof of work).
+- `validators_report(node)`: the body of `GET /api/v1/validators`, None without validators.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class NodeEngine(Protocol):
 
     def status(self, node: Node) -> dict[str, Any]: ...
 
+    def validators_report(self, node: Node) -> dict[str, Any] | None: ...
+
 
 class PowNodeEngine:
     """Proof of work: every rule is in the header and the state transition; the miner mines."""
@@ -67,6 +70,10 @@ class PowNodeEngine:
 
     def status(self, node: Node) -> dict[str, Any]:
         return {}
+
+    def validators_report(self, node: Node) -> dict[str, Any] | None:
+        """None: proof of work has no validators."""
+        return None
 
 
 def _validators(params: ChainParams) -> NodeEngine:

@@ -218,6 +218,12 @@ class ValidatorNodeEngine:
         await proposer.start()
         return proposer
 
+    def validators_report(self, node: Node) -> dict[str, Any] | None:
+        """The body of `GET /api/v1/validators` (node/valstatus.py)."""
+        from .valstatus import validators_report
+
+        return validators_report(node, self)
+
     def status(self, node: Node) -> dict[str, Any]:
         """`validators`: count, threshold, and this node's validator line."""
         from .valstatus import status_line

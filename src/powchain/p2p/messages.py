@@ -26,6 +26,9 @@ from powchain.core.encoding import (
 )
 from powchain.core.transaction import Transaction
 
+from .commands import Command
+from .valmsgs import BlockSignature, EvidenceMsg, Proposal
+
 __all__ = [
     "Command",
     "InvType",
@@ -46,6 +49,9 @@ __all__ = [
     "BlockMsg",
     "TxMsg",
     "MempoolMsg",
+    "Proposal",
+    "BlockSignature",
+    "EvidenceMsg",
     "MESSAGES",
     "encode",
     "encode_block_raw",
@@ -71,25 +77,6 @@ MAX_HEADERS = 2_000
 MAX_USER_AGENT = 256
 MAX_NETWORK_NAME = 32
 MAX_HOST = 255
-
-
-class Command(IntEnum):
-    """The first byte of every frame."""
-
-    VERSION = 0
-    VERACK = 1
-    PING = 2
-    PONG = 3
-    GETADDR = 4
-    ADDR = 5
-    INV = 6
-    GETDATA = 7
-    NOTFOUND = 8
-    GETHEADERS = 9
-    HEADERS = 10
-    BLOCK = 11
-    TX = 12
-    MEMPOOL = 13
 
 
 class InvType(IntEnum):
@@ -437,6 +424,9 @@ AnyMessage = (
     | BlockMsg
     | TxMsg
     | MempoolMsg
+    | Proposal
+    | BlockSignature
+    | EvidenceMsg
 )
 
 MESSAGES: dict[Command, type[AnyMessage]] = {
@@ -454,6 +444,9 @@ MESSAGES: dict[Command, type[AnyMessage]] = {
     Command.BLOCK: BlockMsg,
     Command.TX: TxMsg,
     Command.MEMPOOL: MempoolMsg,
+    Command.PROPOSAL: Proposal,
+    Command.SIGNATURE: BlockSignature,
+    Command.EVIDENCE: EvidenceMsg,
 }
 """The explicit command table: a command byte off the wire names a class only through this."""
 

@@ -34,12 +34,14 @@ from powchain.core.hashing import hash_to_hex
 from powchain.core.params import genesis_block
 from powchain.node.chainstate import IndexEntry
 from powchain.node.events import TipChanged, TxAccepted
+from powchain.node.validators import EvidenceFound
 
 from . import messages as m
 from .addrman import AddrMan, ban_key, is_loopback
 from .peer import WS_MAX_SIZE, KnownSet, Misbehaving, Peer, PeerGone, Refused
 from .presync import Presync, Progress
 from .sync import DOWNLOAD_WINDOW, BlockDownload, continuation_locator
+from .validators import ValidatorRelay
 
 __all__ = ["PeerManager", "USER_AGENT", "parse_hostport"]
 
@@ -137,6 +139,8 @@ class PeerManager:
             m.TxMsg: self._on_tx,
             m.MempoolMsg: self._on_mempool,
         }
+        self.validators = ValidatorRelay(self)  # proposals, signatures, evidence (issue 14)
+        self._handlers.update(self.validators.handlers())
 
     # -- configuration --------------------------------------------------------------
 
@@ -707,7 +711,16 @@ class PeerManager:
 
     # -- relay (from node events only) ---------------------------------------------------
 
+    def broadcast_proposal(self, round_: int, block: Any, split: bool = False) -> None:
+        """Validator networks: the proposer's outbound path (p2p/validators.py)."""
+        self.validators.broadcast_proposal(round_, block, split)
+
+    def broadcast_signature(self, block_hash: bytes, key: bytes, signature: bytes) -> None:
+        self.validators.broadcast_signature(block_hash, key, signature)
+
     def _on_event(self, event: object) -> None:
+        if isinstance(event, EvidenceFound):
+            self.validators.relay_evidence(event.evidence)
         if isinstance(event, TxAccepted):
             self._relay_tx(event.tx.txid)
         elif isinstance(event, TipChanged):

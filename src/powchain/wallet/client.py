@@ -111,6 +111,9 @@ class NodeClient:
     def mempool(self) -> dict[str, Any]:
         return self._json("GET", "/mempool")
 
+    def validators(self) -> dict[str, Any]:
+        return self._json("GET", "/validators")
+
     def posts(self, before: int | None = None, limit: int = 20) -> dict[str, Any]:
         params: dict[str, int] = {"limit": limit}
         if before is not None:

@@ -1,0 +1,122 @@
+"""The peer protocol of validator networks (issue 14): proposals, signatures, evidence.
+
+`ValidatorRelay(manager)` is the part of the peer manager that speaks `p2p/valmsgs.py`. Inbound
+messages go to the node's proposer (`on_proposal`, `on_signature`, when the node is a
+validator) and to the engine (`submit_evidence`); what they refuse as CONSENSUS bans the
+sender (`Misbehaving`): a proposal by the wrong proposer or with too few or forged
+signatures, a signature that does not verify, evidence that convicts nobody. Outbound, the
+proposer calls `broadcast_proposal` / `broadcast_signature` (exposed on `node.network`), and
+new evidence (`EvidenceFound`) is relayed to every peer once. Final blocks travel as any
+block: announced with `headers`, fetched with `getdata`.
+
+Every message is bounded by the frame limit and its parser; a proposal for a height other than
+the next one costs one comparison, a repeated proposal one signature check per new signature.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from powchain.consensus.errors import Kind, Rejected
+from powchain.consensus.signatures import Evidence, parse_trailer
+from powchain.core.block import Block
+
+from .peer import KnownSet, Misbehaving, Peer
+from .valmsgs import BlockSignature, EvidenceMsg, Proposal
+
+if TYPE_CHECKING:
+    from .peerman import PeerManager
+
+__all__ = ["ValidatorRelay"]
+
+log = logging.getLogger("powchain.p2p")
+
+
+class ValidatorRelay:
+    """Validator messages of one peer manager (see the module docstring)."""
+
+    def __init__(self, manager: PeerManager) -> None:
+        self.manager = manager
+        self.node = manager.node
+        self._evidence_seen = KnownSet(1_000)
+
+    def handlers(self) -> dict[type, Callable[[Peer, Any], Any]]:
+        """Message class -> handler, merged into the manager's dispatch table."""
+        return {
+            Proposal: self.on_proposal,
+            BlockSignature: self.on_signature,
+            EvidenceMsg: self.on_evidence,
+        }
+
+    # -- inbound ------------------------------------------------------------------------------
+
+    def _producer(self) -> Any:
+        producer = getattr(self.node, "producer", None)
+        return producer if hasattr(producer, "on_proposal") else None
+
+    def _judge(self, exc: Rejected, what: str) -> None:
+        if exc.kind is Kind.CONSENSUS:
+            raise Misbehaving(f"invalid-{what}: {exc.reason}")
+        log.debug("%s not used: %r", what, exc)
+
+    def on_proposal(self, peer: Peer, message: Proposal) -> None:
+        producer = self._producer()
+        if producer is None:
+            return
+        peer.known_blocks.add(message.block.hash)
+        try:
+            producer.on_proposal(message.round, message.block)
+        except Rejected as exc:
+            self._judge(exc, "proposal")
+
+    def on_signature(self, peer: Peer, message: BlockSignature) -> None:
+        producer = self._producer()
+        if producer is None:
+            return
+        try:
+            producer.on_signature(message.block_hash, message.key, message.signature)
+        except Rejected as exc:
+            self._judge(exc, "signature")
+
+    def on_evidence(self, peer: Peer, message: EvidenceMsg) -> None:
+        engine = self.node.engine
+        if not hasattr(engine, "submit_evidence"):
+            return
+        key = message.header_a.hash + message.header_b.hash
+        if key in self._evidence_seen:
+            return
+        self._evidence_seen.add(key)
+        try:
+            evidence = Evidence(
+                message.header_a,
+                parse_trailer(message.trailer_a),
+                message.header_b,
+                parse_trailer(message.trailer_b),
+            )
+            engine.submit_evidence(self.node.chainstate, evidence)
+        except Rejected as exc:
+            self._judge(exc, "evidence")
+
+    # -- outbound -----------------------------------------------------------------------------
+
+    def _ready(self) -> list[Peer]:
+        return [p for p in self.manager.peers if p.ready and not p.closing]
+
+    def broadcast_proposal(self, round_: int, block: Block, split: bool = False) -> None:
+        """Send a proposal to every ready peer (`split`: to the first one only; tests of a
+        lying validator)."""
+        peers = self._ready()
+        for peer in peers[:1] if split else peers:
+            peer.push(Proposal(round_, block))
+
+    def broadcast_signature(self, block_hash: bytes, key: bytes, signature: bytes) -> None:
+        for peer in self._ready():
+            peer.push(BlockSignature(block_hash, key, signature))
+
+    def relay_evidence(self, evidence: Evidence) -> None:
+        message = EvidenceMsg.of(evidence)
+        self._evidence_seen.add(message.header_a.hash + message.header_b.hash)
+        for peer in self._ready():
+            peer.push(message)
