@@ -156,3 +156,67 @@ def test_set_change_by_votes_add_a_sixth_then_remove_one(tmp_path: Path) -> None
             await net.stop_all()
 
     asyncio.run(run())
+
+
+def test_api_and_explorer_show_validators_and_signers(tmp_path: Path) -> None:
+    import httpx
+
+    from powchain.api.app import create_app
+    from powchain.core.keys import encode_address
+
+    async def run() -> None:
+        net = ValNet(tmp_path, validator_params(3), 3, observers=1)
+        await net.start_all()
+        try:
+            await wait_until(lambda: min(net.heights()) >= 3)
+            await net.stop(2)
+            observer = net.nodes[3]
+            for node in (net.nodes[0], observer):
+                transport = httpx.ASGITransport(app=create_app(node))
+                async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+                    body = (await http.get("/api/v1/validators")).json()
+                    assert body["threshold"] == 2 and body["count"] == 3
+                    rows = {v["address"]: v for v in body["validators"]}
+                    assert set(rows) == {encode_address(node.params.hrp, k) for k in KEYS[:3]}
+                    status = (await http.get("/api/v1/status")).json()
+                    assert status["consensus"] == "validators"
+                    line = status["validators"]
+                    if node is observer:
+                        assert line["why_not_signing"] == "key not loaded (no --validator-key)"
+                        assert line["local"] is None
+                    else:
+                        assert line["local"] == encode_address(node.params.hrp, KEYS[0])
+                    block = (await http.get("/api/v1/blocks/2")).json()
+                    assert len(block["signers"]) >= 2
+                    page = (await http.get("/block/2")).text
+                    assert block["signers"][0] in page and "Signers" in page
+                    page = (await http.get("/validators")).text
+                    assert "final with" in page and block["signers"][0] in page
+        finally:
+            await net.stop_all()
+
+    asyncio.run(run())
+
+
+def test_pow_network_has_no_validators(tmp_path: Path) -> None:
+    import httpx
+
+    from powchain.api.app import create_app
+    from powchain.core.params import REGTEST
+    from powchain.node.node import Node, NodeConfig
+
+    async def run() -> None:
+        node = Node(NodeConfig(params=REGTEST, datadir=tmp_path))
+        await node.start()
+        try:
+            transport = httpx.ASGITransport(app=create_app(node))
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+                r = await http.get("/api/v1/validators")
+                assert r.status_code == 404 and r.json()["error"] == "no-validators"
+                status = (await http.get("/api/v1/status")).json()
+                assert status["consensus"] == "pow" and "validators" not in status
+                assert "Validators" not in (await http.get("/")).text
+        finally:
+            await node.stop()
+
+    asyncio.run(run())

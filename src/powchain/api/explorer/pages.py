@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from ...consensus.engine import engine_for
 from ...consensus.errors import Rejected
 from ...core.hashing import hash_to_hex, hex_to_hash
 from ...core.keys import AddressError, decode_address
@@ -59,7 +60,11 @@ def _node(request: Request) -> Any:
 
 def _render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     node = _node(request)
-    context.update(network=node.params.name, tip_height=node.tip.height)
+    context.update(
+        network=node.params.name,
+        tip_height=node.tip.height,
+        validators_nav=engine_for(node.params).producer == "proposer",
+    )
     return templates().TemplateResponse(request, name, context, status_code=status)
 
 
@@ -142,6 +147,7 @@ async def block(request: Request, block_id: str) -> HTMLResponse:
         size=body.size,
         txs=[present.tx_view(tx, node.params) for tx in body.txs],
         children=children,
+        signers=engine_for(node.params).trailer_info(body, node.params).get("signers"),
     )
 
 
@@ -228,6 +234,16 @@ async def peers(request: Request) -> HTMLResponse:
         bans=bans,
         networking=network is not None,
     )
+
+
+@router.get("/validators", response_class=HTMLResponse)
+async def validators(request: Request) -> HTMLResponse:
+    """Validator networks (issue 14): each validator's status, pending votes, evidence."""
+    node = _node(request)
+    report = node.engine.validators_report(node)
+    if report is None:
+        return _not_found(request, "validators (this is a proof-of-work network)")
+    return _render(request, "validators.html", report=report)
 
 
 # -- post wall and the node-side wallet ------------------------------------------------------
