@@ -60,6 +60,9 @@ log = logging.getLogger(__name__)
 
 TICK = 0.1
 REPROPOSE_INTERVAL = 1.0
+HEARTBEAT = 2.0
+"""Seconds between re-sends of our signature at a height where no block is final yet: the
+other validators see us online (and a late proposer can still collect it)."""
 MIN_ROUND_TIMEOUT = 2.0
 """Shortest round (s): a block time of 0 still gives a missing proposer this long."""
 MAX_BUFFERED = 256
@@ -85,6 +88,7 @@ class Proposer:
         self.round = 0
         self._anchor = 0.0
         self._last_proposal = 0.0
+        self._last_heartbeat = 0.0
         self._proposals: dict[bytes, Block] = {}  # validated blocks at self.height
         self._sigs: dict[bytes, dict[bytes, bytes]] = {}  # block hash -> key -> signature
         self._seen: dict[bytes, bytes] = {}  # key -> the block hash it signed at this height
@@ -157,6 +161,13 @@ class Proposer:
         if self.why_not is not None:
             return
         in_turn = proposer_for(state, self.height, self.round) == self.key
+        self.heard[self.key] = now
+        locked = self.record.locked(self.height)
+        if locked is not None and now - self._last_heartbeat >= HEARTBEAT:
+            self._last_heartbeat = now
+            network = self.node.network
+            if network is not None and hasattr(network, "broadcast_signature"):
+                network.broadcast_signature(locked.block_hash, self.key, locked.signature)
         due = now - self._last_proposal >= REPROPOSE_INTERVAL
         if in_turn and due and now >= self.round_start(self.round):
             self._last_proposal = now
@@ -284,6 +295,7 @@ class Proposer:
         if block.header.prev_block != self.node.tip.hash or self.why_not is not None:
             return
         state, excluded = self._state()
+        sender = proposer_for(state, self.height, round_)
         sigs = parse_trailer(block.trailer)
         if block.hash not in self._proposals:
             self._validate(block, state, excluded)
@@ -301,6 +313,8 @@ class Proposer:
                 raise Rejected(Kind.CONSENSUS, "bad-blk-sig", "a proposal signature is invalid")
         for sig in sigs:
             self._add_sig(block.hash, sig.key, sig.sig)
+        if sender is not None and sender in self._sigs.get(block.hash, {}):
+            self.heard[sender] = time.monotonic()  # the round's proposer sends its proposal
         unsigned = self.key not in self._sigs.get(block.hash, {})
         if unsigned and self.record.may_sign(self.height, block.hash) is None:
             self._sign(block.with_trailer(b""))
@@ -315,16 +329,17 @@ class Proposer:
         state, excluded = self._state()
         if key not in state:
             raise Rejected(Kind.CONSENSUS, "bad-blk-signer", "the signer is not a validator")
-        if key in self._sigs.get(block_hash, {}):
+        if self._sigs.get(block_hash, {}).get(key) == sig:
+            self.heard[key] = time.monotonic()  # a heartbeat (signers send only their own)
             return
         if not schnorr_verify(key, signing_hash(block_hash), sig):
             raise Rejected(Kind.CONSENSUS, "bad-blk-sig", "the signature does not verify")
         self._add_sig(block_hash, key, sig)
+        self.heard[key] = time.monotonic()
         self._finalize(state, excluded)
 
     def _add_sig(self, block_hash: bytes, key: bytes, sig: bytes) -> None:
         """Record a verified signature; a key seen on another block here is evidence."""
-        self.heard[key] = time.monotonic()
         self._sigs.setdefault(block_hash, {})[key] = sig
         other = self._seen.setdefault(key, block_hash)
         if other != block_hash and other in self._proposals and block_hash in self._proposals:

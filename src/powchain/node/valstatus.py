@@ -1,7 +1,8 @@
 """What a validator network's node shows about its validators (issue 14): `GET
 /api/v1/validators`, the `validators` line of `GET /api/v1/status` and `powchain status`.
 
-Each validator: `address`, `online` (heard signing within ONLINE_WINDOW s, as this node sees it),
+Each validator: `address`, `online` (heard within ONLINE_WINDOW s: its own signature or
+heartbeat, or its proposal in its round),
 `last_signed_height` (highest final block among the last SCAN_BLOCKS carrying its signature),
 `in_turn` (proposer for the next height at this node's round), `local` (the key of this node),
 `signing` and `why_not_signing` when it is not: `key not loaded` (this node has no key),
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["validators_report", "status_line", "evidence_json", "SCAN_BLOCKS"]
 
 SCAN_BLOCKS = 200
-ONLINE_WINDOW = 30.0
+ONLINE_WINDOW = 10.0
 
 
 def _last_signed(node: Node, keys: tuple[bytes, ...]) -> dict[bytes, int]:
