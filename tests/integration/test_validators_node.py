@@ -224,3 +224,36 @@ def test_pow_network_has_no_validators(tmp_path: Path) -> None:
             await node.stop()
 
     asyncio.run(run())
+
+
+def test_bare_headers_below_the_tip_are_refused_no_final_block_replaced(tmp_path: Path) -> None:
+    import dataclasses
+
+    import pytest
+
+    async def run() -> None:
+        net = ValNet(tmp_path, validator_params(3), 3)
+        await net.start_all()
+        try:
+            await wait_until(lambda: min(net.heights()) >= 3)
+            node = net.nodes[0]
+            one = node.entry(node.block_hash_at(1))  # type: ignore[arg-type]
+            assert one is not None
+            fork = dataclasses.replace(
+                node.entry(node.block_hash_at(2)).header, prev_block=one.hash, time=one.time + 7
+            )  # type: ignore[union-attr]
+            with pytest.raises(Rejected) as info:
+                node.process_headers([fork])
+            assert info.value.reason == "conflicts-final"
+            assert node.entry(fork.hash) is None
+            # a block on that parent, even validly signed, is refused: height 2 is final
+            block2 = node.get_block(node.block_hash_at(2))  # type: ignore[arg-type]
+            assert block2 is not None
+            with pytest.raises(Rejected) as info:
+                node.process_block(dataclasses.replace(block2, header=fork))
+            assert info.value.reason in ("bad-blk-sig", "bad-proposer", "conflicts-final")
+            assert node.block_hash_at(2) == block2.hash
+        finally:
+            await net.stop_all()
+
+    asyncio.run(run())

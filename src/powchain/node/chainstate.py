@@ -109,6 +109,7 @@ class ChainState:
         self._just_stored: dict[bytes, Block] = {}  # parsed bodies of store_block, until activation
         # the engine's checks needing node state (node/engines.py), run before a body is stored
         self.context_check: Callable[[ChainState, IndexEntry, Block], None] | None = None
+        self.header_check: Callable[[ChainState, BlockHeader], None] | None = None  # headers-first
 
     # -- loading -------------------------------------------------------------------------
 

@@ -6,6 +6,8 @@ and how blocks are produced. The pure half lives in `consensus/engine.py`.
 - `check_block_context(chainstate, entry, block)`: run by `validation.accept_block` after the
   header is indexed and before the body is stored; raises `Rejected` (nothing is stored and the
   header is not marked invalid, since a trailer is outside the hash and a peer can swap it).
+- `check_header(chainstate, header)`: run by `validation.index_headers` before a bare header
+  (headers-first sync, no body) is indexed; raises `Rejected` to refuse it.
 - `async start_producer(node)`: start what makes blocks (the miner when `--mine`, the proposer
   when `--validator-key`), or nothing; returns an object with `async stop()` or None.
 - `status(node)`: extra fields of `GET /api/v1/status` (`{}` under proof of work).
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..core.block import Block
+from ..core.block import Block, BlockHeader
 from ..core.params import ChainParams
 
 if TYPE_CHECKING:
@@ -39,6 +41,8 @@ class NodeEngine(Protocol):
         self, chainstate: ChainState, entry: IndexEntry, block: Block
     ) -> None: ...
 
+    def check_header(self, chainstate: ChainState, header: BlockHeader) -> None: ...
+
     async def start_producer(self, node: Node) -> Producer | None: ...
 
     def status(self, node: Node) -> dict[str, Any]: ...
@@ -54,6 +58,9 @@ class PowNodeEngine:
 
     def check_block_context(self, chainstate: ChainState, entry: IndexEntry, block: Block) -> None:
         """Nothing beyond the header context and the connect."""
+
+    def check_header(self, chainstate: ChainState, header: BlockHeader) -> None:
+        """Nothing: a header's proof of work is its cost (presync bounds low-work ones)."""
 
     async def start_producer(self, node: Node) -> Producer | None:
         """The multi-process miner when the node was started with `--mine`."""

@@ -139,6 +139,7 @@ class Node:
         self.db = Database.open_in(self.config.datadir)
         self.chainstate = ChainState(self.db, self.params)
         self.chainstate.context_check = self.engine.check_block_context
+        self.chainstate.header_check = self.engine.check_header
         if self.config.verify_processes > 0:
             self.chainstate.verifier = SignatureVerifier(self.config.verify_processes)
         self.chainstate.load()

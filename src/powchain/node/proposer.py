@@ -179,8 +179,6 @@ class Proposer:
             return "not a validator"
         if self.key in excluded and not self._equivocate:  # a liar (tests) goes on regardless
             return "equivocation found"
-        if not self.node.is_synced():
-            return "behind"
         locked = self.record.locked(self.height)
         if locked is not None and locked.block_hash not in self._proposals:
             self._adopt_locked(locked.block)

@@ -102,6 +102,8 @@ def index_headers(
     with chainstate.db.transaction():
         for header in headers:
             try:
+                if chainstate.header_check is not None:  # the engine's bounds on bare headers
+                    chainstate.header_check(chainstate, header)
                 entry, new = chainstate.accept_header(header, now)
             except Rejected as exc:
                 return added, exc

@@ -27,7 +27,7 @@ from ..consensus.signatures import (
     parse_trailer,
 )
 from ..consensus.valset import ValidatorSet, apply_block_votes, genesis_set
-from ..core.block import Block
+from ..core.block import Block, BlockHeader
 from ..core.keys import encode_address
 from ..core.params import ChainParams
 from ..storage import validators as vstore
@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 
 MEMO_STATES = 1_024
 """Validator states kept in memory (older ones are read back from `val_states`)."""
+MAX_HEADERS_AHEAD = 4_000
+"""Bare headers (no body yet) are indexed at most this many heights above the tip."""
+MAX_UNCONNECTED = 10_000
+"""Index entries outside the active chain at most: a header costs nothing to forge here."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +171,24 @@ class ValidatorNodeEngine:
         raise Rejected(
             Kind.MISSING_PARENT, "prev-blk-not-connected", "the parent is not our tip yet"
         )
+
+    def check_header(self, chainstate: ChainState, header: BlockHeader) -> None:
+        """Bounds on bare headers, which carry no signatures: refuse (POLICY, no ban) one on a
+        parent below our tip (`conflicts-final`), more than MAX_HEADERS_AHEAD above the tip
+        (`header-too-far-ahead`; asked again as the tip moves) or past MAX_UNCONNECTED index
+        entries off the active chain (`too-many-headers`)."""
+        if chainstate.get(header.hash) is not None:
+            return
+        parent = chainstate.get(header.prev_block)
+        if parent is None:
+            return  # accept_header answers MISSING_PARENT
+        tip = chainstate.tip
+        if parent is not tip and chainstate.in_active_chain(parent):
+            raise Rejected(Kind.POLICY, "conflicts-final", "the header forks below a final block")
+        if parent.height + 1 > tip.height + MAX_HEADERS_AHEAD:
+            raise Rejected(Kind.POLICY, "header-too-far-ahead", "sync the blocks below it first")
+        if len(chainstate.entries) - len(chainstate.chain) >= MAX_UNCONNECTED:
+            raise Rejected(Kind.POLICY, "too-many-headers", "too many headers without blocks")
 
     def submit_evidence(self, chainstate: ChainState, evidence: Evidence) -> bool:
         """Check and store evidence from a peer; True when new. Raises `Rejected(CONSENSUS,

@@ -109,6 +109,8 @@ def _why_not(
         why: str | None = proposer.why_not
         if why is None and len(online | {key}) < threshold:
             return "no quorum"
+        if why is None and not node.is_synced():
+            return "behind"  # headers above our tip: signing on, for a height others passed
         return why
     if key not in online:
         return "offline" if proposer is not None else "key not loaded here; no recent signature"
