@@ -94,6 +94,7 @@ class Proposer:
         self._seen: dict[bytes, bytes] = {}  # key -> the block hash it signed at this height
         self._buffer: deque[tuple[bytes, bytes, bytes]] = deque(maxlen=MAX_BUFFERED)
         self.heard: dict[bytes, float] = {}  # key -> monotonic time we last heard it sign
+        self.proposed_at: dict[bytes, float] = {}  # block hash -> perf_counter() built (bench)
         self.why_not: str | None = None
         self._task: asyncio.Task[None] | None = None
         self._unsubscribe = node.events.subscribe(self._on_event)
@@ -203,6 +204,9 @@ class Proposer:
                 return
         else:
             block = self._build(self.round)
+            if len(self.proposed_at) >= 1_000:
+                self.proposed_at.clear()
+            self.proposed_at[block.hash] = time.perf_counter()
             self._validate(block.with_trailer(self._own_trailer(block)), state)
             self._proposals[block.hash] = block
             self._sign(block)
