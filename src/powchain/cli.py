@@ -269,6 +269,8 @@ def node(
 
     params, loaded = _resolve_network(network, network_file)
     directory = resolve_datadir(datadir, params.name)
+    if mine and params.consensus == "validators":
+        _fail(f"{params.name} is a validator network: no mining; sign with --validator-key")
     try:
         config = build_node_config(
             network,
