@@ -210,3 +210,59 @@ def test_crash_at_every_point_around_signing_never_double_signs(framework: TestF
         history.record(node, full=True)
         assert not node.validators()["evidence"]
     history.check_agreement()
+
+
+def test_set_change_by_votes_add_a_sixth_then_remove_one(framework: TestFramework) -> None:
+    from powchain.core.keys import encode_address
+    from powchain.wallet.keystore import PASSPHRASE_ENV
+
+    from .framework import run_cli
+    from .validator_nodes import PASSPHRASE
+
+    net = ValidatorNet(framework, 5)
+    nodes = [net.add(i) for i in range(6)]  # node 5 holds key 5, not a validator yet
+    net.connect_all()
+    history = History()
+    hrp = net.params.hrp
+    sixth, fifth = encode_address(hrp, net.keys[5]), encode_address(hrp, net.keys[4])
+
+    def vote(voter: int, action: str, address: str) -> None:
+        args = ["validator", "vote", action, address, "--network-file", str(net.file)]
+        args += ["--wallet", str(net.wallets[voter]), "--node", nodes[0].api_url]
+        result = run_cli(args, env={PASSPHRASE_ENV: PASSPHRASE})
+        assert result.returncode == 0, result.stdout + result.stderr
+
+    def members() -> set[str]:
+        return {v["address"] for v in nodes[0].validators()["validators"]}
+
+    log.info("Validators earn a block reward first (a vote pays a fee)")
+    wait_until(
+        lambda: all(nodes[0].account(encode_address(hrp, k))["balance"] > 0 for k in net.keys[:3]),
+        TIMEOUT, 1.0, "rewards",
+    )  # fmt: skip
+    assert nodes[5].status()["validators"]["local"] == sixth
+    assert nodes[5].status()["validators"]["signing"] is False
+
+    log.info("Three of five vote the sixth in")
+    for voter in range(3):
+        vote(voter, "add", sixth)
+    wait_until(lambda: sixth in members(), TIMEOUT, 1.0, "the sixth validator")
+    assert nodes[0].validators()["threshold"] == 4
+
+    def sixth_signed() -> bool:
+        top = nodes[0].height()
+        return any(sixth in nodes[0].block(h)["signers"] for h in range(top - 2, top + 1))
+
+    wait_until(sixth_signed, TIMEOUT, 1.0, "a block signed by the sixth")
+
+    log.info("Four of six vote the fifth out; its signatures no longer count")
+    for voter in range(4):
+        vote(voter, "remove", fifth)
+    wait_until(lambda: fifth not in members(), TIMEOUT, 1.0, "the fifth removed")
+    removed_at = history.record(nodes[0])
+    wait_heights(nodes[:4] + nodes[5:], removed_at + 3, history, TIMEOUT)
+    for h in range(removed_at + 1, removed_at + 3):
+        assert fifth not in nodes[0].block(h)["signers"]
+    for node in nodes:
+        history.record(node, full=True)
+    history.check_agreement()

@@ -133,6 +133,15 @@ def evidence_json(node: Node, row: EvidenceRow) -> dict[str, Any]:
     }
 
 
+def _local_why(report: dict[str, Any], local: dict[str, Any] | None) -> str | None:
+    if local is not None:
+        why: str | None = local["why_not_signing"]
+        return why
+    if report["local"] is not None:
+        return "not a validator (current validators can vote it in)"
+    return "key not loaded (no --validator-key)"
+
+
 def status_line(node: Node, engine: ValidatorNodeEngine) -> dict[str, Any]:
     """Short form for `GET /api/v1/status`: count, threshold, online, this node's key."""
     report = validators_report(node, engine)
@@ -144,8 +153,6 @@ def status_line(node: Node, engine: ValidatorNodeEngine) -> dict[str, Any]:
         "round": report["round"],
         "local": report["local"],
         "signing": bool(local and local["signing"]),
-        "why_not_signing": (local or {}).get("why_not_signing")
-        if local
-        else "key not loaded (no --validator-key)",
+        "why_not_signing": _local_why(report, local),
         "evidence": len(report["evidence"]),
     }
