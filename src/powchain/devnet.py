@@ -332,7 +332,8 @@ def run_devnet(
             print(f"       p2p ws://127.0.0.1:{node.p2p_port}/  token {node.datadir / COOKIE_NAME}")
             role = "validator" if node.validator_wallet is not None else "miner"
             print(f"       {role} {node.address}  log {node.datadir / 'node.log'}")
-        print(f"keys ({params.name} miners): {_save_keys(datadir, nodes)}")
+        role = "validators" if validators else "miners"
+        print(f"keys ({params.name} {role}): {_save_keys(datadir, nodes)}")
         if params == DEVNET:
             faucet = encode_address(DEVNET.hrp, xonly_pubkey(DEVNET_FAUCET_SECRET))
             print(f"faucet {faucet}: `powchain faucet ADDRESS --network devnet --node URL`")

@@ -210,8 +210,9 @@ class NodeProcess:
         with self.log_path.open("ab") as out:
             stamp = time.strftime("%H:%M:%S")
             out.write(f"\n=== {stamp} start: {' '.join(self.args())}\n".encode())
-        env = dict(os.environ, PYTHONUNBUFFERED="1", **self.process_env())
-        env.pop("POWCHAIN_WALLET_PASSPHRASE", None)
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env.pop("POWCHAIN_WALLET_PASSPHRASE", None)  # a node never reads the runner's wallet
+        env.update(self.process_env())  # unless the test gives one (a validator's key)
         with self.log_path.open("ab") as out:
             self.process = subprocess.Popen(
                 self.args(),
