@@ -3,7 +3,7 @@
 A `Peer` decodes every binary frame with `messages.decode`, turns protocol faults into
 `Misbehaving(reason)` (the manager bans) and unwelcome but honest peers into `Refused(reason)`
 (the manager disconnects without a ban). It knows nothing about the chain: what a message
-means is `peerman`'s business.
+means is the manager's components' business (p2p/peerman.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Headers-first download bookkeeping (SPEC §6): which block bodies are in flight from whom.
 
-No I/O: `peerman` asks `BlockDownload.assign` which of the node's missing blocks to request
+No I/O: `blockfetch` asks `BlockDownload.assign` which of the node's missing blocks to request
 from a peer (at most MAX_IN_FLIGHT_PER_PEER, none already requested elsewhere), reports
 arrivals, and calls `expire` on a timer so a stalling peer's requests go back to the pool and
 are fetched from another peer. Times are `time.monotonic()` seconds passed in.
