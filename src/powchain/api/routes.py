@@ -120,7 +120,7 @@ async def status(request: Request) -> dict[str, Any]:
         "bits": bits_hex(tip.header.bits),
         "difficulty": node.difficulty(),
         "chainwork": work_hex(tip.chainwork),
-        "mempool_size": mempool_stats(node)["count"],
+        "mempool_size": len(node.mempool),
         "peers": connected_peers(node),
         "synced": bool(node.is_synced()),
         "version": __version__,
@@ -290,18 +290,25 @@ async def posts(
 # -- mempool -------------------------------------------------------------------------------
 
 
+MEMPOOL_TXIDS = 1_000
+"""Txids `GET /mempool` lists at most (the oldest first): the answer is bounded whatever the
+pool holds (a 50 MB pool is ~300,000 transactions)."""
+
+
 def mempool_stats(node: Any) -> dict[str, Any]:
-    """`count`, `bytes`, `total_fees`, fee rates (units per 1,000 bytes) and `txids`."""
-    mempool = node.mempool
-    stats = dict(mempool.fee_stats())
-    stats["txids"] = [hash_to_hex(tx.txid) for tx in mempool.txs()]
-    return stats
+    """`count`, `bytes`, `total_fees` and fee rates (units per 1,000 bytes): read from the
+    mempool's counters, O(log n), never a sort of the pool."""
+    return dict(node.mempool.fee_stats())
 
 
 @router.get("/mempool")
 async def mempool(request: Request) -> dict[str, Any]:
-    """Transactions waiting for a block."""
-    return mempool_stats(_node(request))
+    """Transactions waiting for a block: the statistics, and `txids` of the oldest
+    MEMPOOL_TXIDS (1,000) in arrival order (`count` says how many there are)."""
+    node = _node(request)
+    stats = mempool_stats(node)
+    stats["txids"] = [hash_to_hex(tx.txid) for tx in node.mempool.txs(MEMPOOL_TXIDS)]
+    return stats
 
 
 # -- peers, mining, events, metrics --------------------------------------------------------

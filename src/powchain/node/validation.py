@@ -153,7 +153,7 @@ def apply_activation(node: Node, activation: Activation) -> None:
     disconnected = activation.disconnected
     if disconnected:
         readd = [tx for block, _ in reversed(disconnected) for tx in block.txs[1:]]
-        mempool.readd(readd, view, node.now())
+        removed += [(t, "evicted") for t in mempool.readd(readd, view, node.now())]
     for block, _ in activation.connected:
         mined = set(block.txids)
         removed += [

@@ -649,8 +649,10 @@ class PeerManager:
         try:
             await _maybe_await(self.node.submit_transaction(tx))
         except Rejected as exc:
-            # not a ban: a valid tx can fail against our state (nonce race, reorg)
             self._rejected_txs.add(tx.txid)
+            if exc.stateless:  # a bad signature or a malformed tx: invalid whatever our state
+                raise Misbehaving(f"invalid-tx: {exc.reason}") from exc
+            # not a ban: a valid tx can fail against our state (nonce race, reorg)
             log.debug("tx %s from %s not accepted: %r", hash_to_hex(tx.txid), peer.address, exc)
 
     def _on_mempool(self, peer: Peer, message: m.MempoolMsg) -> None:

@@ -79,7 +79,7 @@ async def dashboard(request: Request) -> HTMLResponse:
     node = _node(request)
     intervals, difficulty = present.chart_data(node)
     stats = mempool_stats(node)
-    pending = [present.tx_view(t, node.params) for t in list(node.mempool.txs())[:8]]
+    pending = [present.tx_view(t, node.params) for t in node.mempool.txs(8)]
     return _render(
         request,
         "dashboard.html",
@@ -211,8 +211,8 @@ async def address(
 @router.get("/mempool", response_class=HTMLResponse)
 async def mempool(request: Request) -> HTMLResponse:
     node = _node(request)
-    txs = [present.tx_view(t, node.params) for t in node.mempool.txs()]
-    return _render(request, "mempool.html", stats=mempool_stats(node), txs=txs[:200])
+    txs = [present.tx_view(t, node.params) for t in node.mempool.txs(200)]
+    return _render(request, "mempool.html", stats=mempool_stats(node), txs=txs)
 
 
 @router.get("/peers", response_class=HTMLResponse)
