@@ -285,6 +285,27 @@ def test_locator_and_headers_after(cs: ChainState, builder: ChainBuilder) -> Non
     assert cs.headers_after([fork[-1].hash, blocks[19].hash], None, 1) == [blocks[20].header]
 
 
+def test_failed_reorg_past_an_equal_work_sibling_returns_to_the_first_seen_tip(
+    cs: ChainState, builder: ChainBuilder
+) -> None:
+    """Also reported (issue 11): after a failed reorg the node stayed on the attacker's
+    equal-work branch instead of the first-seen tip (a free way to move a victim's tip)."""
+    base = builder.chain(2, tag=1)
+    first = builder.block(base[-1], tag=1)
+    feed(cs, base + [first])
+    sibling = builder.block(base[-1], tag=2)  # equal work, seen second: not connected
+    feed(cs, [sibling])
+    assert cs.tip.hash == first.hash
+    bad = builder.block(sibling, [ALICE.transfer(BOB.pub, COIN, nonce=0)])  # unfunded
+    entry, _, activation = accept_block(cs, bad, NOW)
+    assert activation.invalid[bad.hash].reason == "insufficient-funds"
+    assert cs.tip.hash == first.hash  # was: the sibling
+    assert [k for k, _, _ in activation.steps] == ["disconnect", "connect", "disconnect", "connect"]
+    good = builder.block(sibling, tag=3)  # the happy case: a valid longer branch still wins
+    feed(cs, [good])
+    assert cs.tip.hash == good.hash
+
+
 def test_failed_reorg_returns_to_the_old_chain(cs: ChainState, builder: ChainBuilder) -> None:
     old = builder.chain(3, tag=1)
     feed(cs, old)
