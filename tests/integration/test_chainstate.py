@@ -328,3 +328,18 @@ def test_failed_reorg_returns_to_the_old_chain(cs: ChainState, builder: ChainBui
         feed(cs, [new[4]])
     assert err.value.reason == "bad-prevblk"
     assert cs.best_header is not None and cs.best_header.hash == old[-1].hash
+
+
+def test_median_time_span_above_eleven_is_honoured(tmp_path: Path) -> None:
+    """Also reported (issue 11): a network's median_time_span above 11 was cut to 11."""
+    from dataclasses import replace
+
+    for span in (11, 15):  # the default next to the wider one
+        params = replace(REGTEST, median_time_span=span)
+        cs = ChainState(Database.open_in(tmp_path / f"span{span}"), params)
+        cs.load()
+        blocks = ChainBuilder(params).chain(20)  # times 600 s apart, strictly increasing
+        feed(cs, blocks)
+        times = [b.header.time for b in blocks]
+        assert cs.median_time_past(cs.tip) == sorted(times[-span:])[span // 2]
+        cs.db.close()

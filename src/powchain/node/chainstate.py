@@ -212,13 +212,14 @@ class ChainState:
         return walk
 
     def median_time_past(self, entry: IndexEntry) -> int:
-        """Median time of `entry` and up to 10 ancestors (Core: GetMedianTimePast)."""
+        """Median time of `entry` and up to `median_time_span - 1` (10) ancestors (Core:
+        GetMedianTimePast)."""
         times: list[int] = []
         walk: IndexEntry | None = entry
         while walk is not None and len(times) < self.params.median_time_span:
             times.append(walk.time)
             walk = walk.prev
-        return median_time_past(times[::-1])
+        return median_time_past(times[::-1], self.params.median_time_span)
 
     def next_bits(self, parent: IndexEntry) -> int:
         """Bits the DAA requires of a child of `parent`."""
