@@ -337,6 +337,30 @@ async def test_account_history_and_posts(api: Api) -> None:
     assert_problem(r, 400, "bad-cursor")
 
 
+async def test_bounds_and_cursors_of_rest_and_explorer_are_4xx(api: Api) -> None:
+    """Issue 11, item 9: four malformed requests answered 500 (SQLite OverflowError twice, an
+    unbounded `before` on the explorer's wall, a form field named `error`)."""
+    await api.mine(1)
+    huge = "99999999999999999999:0:in"
+    edge = f"{2**63 - 1}:{2**63 - 1}:out"
+    r = await api.http.get(f"/api/v1/accounts/{ADDR}/txs", params={"cursor": huge})
+    assert_problem(r, 400, "bad-cursor")
+    r = await api.http.get(f"/api/v1/accounts/{ADDR}/txs", params={"cursor": edge})
+    assert r.status_code == 200 and len(r.json()["txs"]) == 1  # the happy case at the bound
+    r = await api.http.get(f"/address/{ADDR}", params={"cursor": huge})
+    assert r.status_code == 400 and "<html" in r.text.lower()
+    assert (await api.http.get(f"/address/{ADDR}", params={"cursor": edge})).status_code == 200
+    for path in ("/posts", "/blocks"):
+        assert (await api.http.get(path, params={"before": 2**64})).status_code == 422
+        assert (await api.http.get(path, params={"before": 2**63 - 1})).status_code == 200
+    form = {"to": "nonsense", "amount": "1", "error": "boom", "token": api.token}
+    r = await api.http.post("/posts/pay", data=form)
+    assert r.status_code == 200 and "payment: " in r.text and "boom" not in r.text
+    del form["error"]
+    r = await api.http.post("/posts/pay", data=form)
+    assert r.status_code == 200 and "payment: " in r.text
+
+
 async def test_accounts_bad_addresses(api: Api) -> None:
     devnet_addr = encode_address(DEVNET.hrp, xonly_pubkey(SECRET))
     typo = ADDR[:-1] + ("q" if ADDR[-1] != "q" else "p")

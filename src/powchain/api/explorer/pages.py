@@ -19,6 +19,7 @@ from ...consensus.errors import Rejected
 from ...core.hashing import hash_to_hex, hex_to_hash
 from ...core.keys import AddressError, decode_address
 from ...core.units import parse_coins
+from ..bounds import before_query, cursor_query, parse_cursor
 from ..nodewallet import NodeWallet, WalletDisabled
 from ..routes import connected_peers, mempool_stats
 from ..schemas import address_or_none
@@ -79,7 +80,7 @@ async def dashboard(request: Request) -> HTMLResponse:
     node = _node(request)
     intervals, difficulty = present.chart_data(node)
     stats = mempool_stats(node)
-    pending = [present.tx_view(t, node.params) for t in list(node.mempool.txs())[:8]]
+    pending = [present.tx_view(t, node.params) for t in node.mempool.txs(8)]
     return _render(
         request,
         "dashboard.html",
@@ -109,7 +110,9 @@ async def chain(request: Request) -> HTMLResponse:
 
 
 @router.get("/blocks", response_class=HTMLResponse)
-async def blocks(request: Request, before: int | None = Query(None, ge=1)) -> HTMLResponse:
+async def blocks(
+    request: Request, before: int | None = before_query("newest height + 1", 1)
+) -> HTMLResponse:
     node = _node(request)
     top = node.tip.height if before is None else min(before - 1, node.tip.height)
     rows = present.block_rows(node, top, PAGE)
@@ -183,14 +186,17 @@ async def tx(request: Request, txid: str) -> HTMLResponse:
 
 @router.get("/address/{address}", response_class=HTMLResponse)
 async def address(
-    request: Request, address: str, cursor: str | None = Query(None, max_length=100)
+    request: Request, address: str, cursor: str | None = cursor_query()
 ) -> HTMLResponse:
     node = _node(request)
     try:
         pub = decode_address(address, node.params.hrp)
-        items, next_cursor = node.address_history(pub, cursor or None, PAGE)
-    except (AddressError, ValueError):
+    except AddressError:
         return _not_found(request, f"address {address}")
+    try:
+        items, next_cursor = node.address_history(pub, parse_cursor(cursor), PAGE)
+    except ValueError:  # BadParameter, or a cursor storage cannot place
+        return _render(request, "notfound.html", 400, what=f"page {cursor!r} of {address}")
     rows = []
     for item in items:
         found = node.get_transaction(item.txid)
@@ -211,8 +217,8 @@ async def address(
 @router.get("/mempool", response_class=HTMLResponse)
 async def mempool(request: Request) -> HTMLResponse:
     node = _node(request)
-    txs = [present.tx_view(t, node.params) for t in node.mempool.txs()]
-    return _render(request, "mempool.html", stats=mempool_stats(node), txs=txs[:200])
+    txs = [present.tx_view(t, node.params) for t in node.mempool.txs(200)]
+    return _render(request, "mempool.html", stats=mempool_stats(node), txs=txs)
 
 
 @router.get("/peers", response_class=HTMLResponse)
@@ -238,7 +244,9 @@ def _wallet(request: Request) -> NodeWallet:
 
 
 @router.get("/posts", response_class=HTMLResponse)
-async def wall(request: Request, before: int | None = Query(None, ge=1)) -> HTMLResponse:
+async def wall(
+    request: Request, before: int | None = before_query("only posts below this height", 1)
+) -> HTMLResponse:
     return _render_wall(request, before)
 
 
@@ -310,8 +318,10 @@ async def pay(request: Request) -> Response:
     try:
         recipient = decode_address(form.get("to", "").strip(), node.params.hrp)
         units = parse_coins(form.get("amount", "").strip())
-    except (AddressError, ValueError) as exc:
-        return _render_wall(request, None, error=f"payment: {exc}", **form)
+    except (AddressError, ValueError) as exc:  # echo only the fields the form shows: a
+        # field named `error` (or `passphrase`) must not reach the page's keywords
+        echo = {"to": form.get("to", ""), "amount": form.get("amount", "")}
+        return _render_wall(request, None, error=f"payment: {exc}", **echo)
 
     def send(wallet: NodeWallet, passphrase: str) -> bytes:
         return wallet.pay(passphrase, recipient, units)
