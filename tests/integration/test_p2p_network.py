@@ -39,7 +39,9 @@ class Net:
     async def start(
         self, name: str, params: ChainParams = REGTEST, **config: Any
     ) -> tuple[Node, PeerManager]:
-        pm_kwargs = {k: config.pop(k) for k in ("block_timeout", "tick") if k in config}
+        pm_kwargs = {
+            k: config.pop(k) for k in ("block_timeout", "tick", "send_timeout") if k in config
+        }
         config.setdefault("p2p_port", 0)
         node = Node(NodeConfig(params=params, datadir=self.tmp_path / name, **config))
         await node.start()

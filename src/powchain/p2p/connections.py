@@ -182,7 +182,13 @@ class Connections(Component):
             reason = "handshake-timeout"
             self.record_refused(peer, reason)
         except PeerGone:
-            reason = "peer-closed"
+            reason = peer.drop_reason or "peer-closed"
+            if peer.drop_reason is not None:
+                self.record_refused(peer, peer.drop_reason)
+        except Exception:  # the one broad catch: a bug ends this connection, never the node
+            close_code, reason = 1011, "internal-error"
+            log.exception("internal error serving %s %s", peer.direction, peer.address)
+            self.record_refused(peer, reason)
         finally:
             pm.forget_peer(peer)
             writer.cancel()
