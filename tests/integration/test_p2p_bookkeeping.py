@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from powchain.p2p.addrman import AddrMan, ban_key
+from powchain.p2p.addrman import AddrMan, ban_key, inbound_ban_key
 from powchain.p2p.messages import MAX_LOCATOR, NetAddress
 from powchain.p2p.sync import BlockDownload, continuation_locator
 from powchain.storage.db import Database
@@ -20,6 +20,15 @@ def test_ban_key_names_the_host_except_on_loopback() -> None:
     assert ban_key("::1", 5000) == "::1:5000"
     assert ban_key("localhost", 1) == "localhost:1"
     assert ban_key("example.org", 1) == "example.org"
+
+
+def test_inbound_ban_key_on_loopback_names_the_claim_with_the_nonce() -> None:
+    """Issue 11: an inbound peer proves no listen port, so its claim alone never names a ban
+    (it could name another local node); its version nonce makes it this node process."""
+    assert inbound_ban_key("203.0.113.7", 51000, 5000, 7) == "203.0.113.7"
+    assert inbound_ban_key("127.0.0.1", 51000, 5000, 7) == "127.0.0.1:5000#0000000000000007"
+    assert inbound_ban_key("127.0.0.1", 51000, 0, None) == "127.0.0.1:51000#pre-version"
+    assert inbound_ban_key("127.0.0.1", 51000, 5000, 7) != ban_key("127.0.0.1", 5000)
 
 
 def test_bans_persist_expire_and_lift(tmp_path: Path) -> None:

@@ -6,9 +6,16 @@ database (`node.db`, see docs/architecture.md: p2p owns its `p2p_` tables, creat
 `storage`: `AddrMan` takes any object with the `Database` methods it uses (`PeerDb`).
 
 Ban keys: a ban names a host (`"203.0.113.7"`) as in Bitcoin Core. Loopback is the exception:
-every node of a local devnet or test shares 127.0.0.1, so banning the host would ban them all;
-there a ban names `"127.0.0.1:PORT"` with PORT the peer's advertised listen port (or the
-connection's remote port when it sent no version). See `ban_key`.
+every node of a local devnet or test shares 127.0.0.1, so banning the host would ban them all,
+and any local process can claim any listen port in its version. There a ban names only what
+the peer proved (issue 11: a claimed port let an attacker get another local node banned):
+- a peer we dialed at 127.0.0.1:PORT proved it listens there: `"127.0.0.1:PORT"` (checked
+  before every dial to PORT and for an inbound peer claiming PORT);
+- an inbound peer proved nothing but its version nonce (random per node process):
+  `"127.0.0.1:PORT#NONCE"` (PORT claimed, NONCE 16 hex digits), which matches that node
+  process again and no other (a restart draws a new nonce), or `"127.0.0.1:PORT#pre-version"`
+  (PORT: the connection's source port) for misbehaviour before any version, which is recorded
+  but matches nothing. See `ban_key` and `inbound_ban_key`.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from typing import Any, Protocol
 
 from .messages import MAX_ADDR, NetAddress
 
-__all__ = ["AddrMan", "PeerDb", "ban_key", "is_loopback", "MAX_ADDRESSES"]
+__all__ = ["AddrMan", "PeerDb", "ban_key", "inbound_ban_key", "is_loopback", "MAX_ADDRESSES"]
 
 MAX_ADDRESSES = 10_000
 """Address book bound: a peer cannot grow our file without limit."""
@@ -71,8 +78,19 @@ def is_loopback(host: str) -> bool:
 
 
 def ban_key(host: str, port: int) -> str:
-    """The key a ban of this peer is stored under: the host, or `host:port` on loopback."""
+    """The ban key of a listener at host:port (a peer we dial, or dialed): the host, or
+    `host:port` on loopback."""
     return f"{host}:{port}" if is_loopback(host) else host
+
+
+def inbound_ban_key(host: str, source_port: int, listen_port: int, nonce: int | None) -> str:
+    """The ban key of an inbound peer: the host, or on loopback `host:LISTEN#NONCE` (its
+    claimed listen port and version nonce) or `host:SOURCE#pre-version` before a version."""
+    if not is_loopback(host):
+        return host
+    if nonce is None:
+        return f"{host}:{source_port}#pre-version"
+    return f"{host}:{listen_port}#{nonce:016x}"
 
 
 class AddrMan:

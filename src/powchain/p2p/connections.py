@@ -25,7 +25,7 @@ from websockets.exceptions import WebSocketException
 from powchain.core.hashing import hash_to_hex
 
 from . import messages as m
-from .addrman import ban_key, is_loopback
+from .addrman import ban_key, inbound_ban_key, is_loopback
 from .component import Component, Handler
 from .peer import WS_MAX_SIZE, Misbehaving, Peer, PeerGone, Refused
 
@@ -222,7 +222,8 @@ class Connections(Component):
         )
 
     def check_version(self, peer: Peer, version: m.Version) -> None:
-        """Refuse ourselves, other networks and (on loopback) banned listen addresses."""
+        """Refuse ourselves, other networks and, on loopback, banned inbound peers (see
+        p2p/addrman.py for what a loopback ban names)."""
         if version.nonce == self.nonce:
             raise Refused("self-connection")
         params, genesis = self.params, self.pm.genesis
@@ -239,10 +240,14 @@ class Connections(Component):
             )
         if version.protocol_version < m.PROTOCOL_VERSION:
             raise Refused(f"obsolete-protocol-version {version.protocol_version}")
-        assert self.pm.addrman is not None
-        key = ban_key(peer.host, version.listen_port or peer.port)
-        if peer.direction == "inbound" and self.pm.addrman.is_banned(key, self.pm.now()):
-            raise Refused("banned")
+        book, now = self.pm.addrman, self.pm.now()
+        assert book is not None
+        if peer.direction == "inbound":
+            keys = [inbound_ban_key(peer.host, peer.port, version.listen_port, version.nonce)]
+            if version.listen_port:  # the listener it claims to be, if we banned that one
+                keys.append(ban_key(peer.host, version.listen_port))
+            if any(book.is_banned(key, now) for key in keys):
+                raise Refused("banned")
 
     def on_ready(self, peer: Peer) -> None:
         pm = self.pm

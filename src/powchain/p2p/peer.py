@@ -18,7 +18,7 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
-from .addrman import ban_key
+from .addrman import ban_key, inbound_ban_key
 from .messages import MAX_MESSAGE_SIZE, AnyMessage, ParseError, Verack, Version, decode, encode
 
 __all__ = [
@@ -134,8 +134,12 @@ class Peer:
 
     @property
     def ban_key(self) -> str:
-        """See `addrman.ban_key`: the host, or host:listen-port on loopback."""
-        return ban_key(self.host, self.listen_port or self.port)
+        """What a ban of this peer names (p2p/addrman.py): the host; on loopback the address
+        we dialed, or for an inbound peer its claimed listen port with its version nonce."""
+        if self.direction == "outbound":
+            return ban_key(self.host, self.port)
+        nonce = self.version.nonce if self.version else None
+        return inbound_ban_key(self.host, self.port, self.listen_port, nonce)
 
     @property
     def user_agent(self) -> str:
