@@ -264,3 +264,33 @@ async def test_block_with_bits_zero_bans(net: Net) -> None:
     await peer.send(m.BlockMsg(Block(header, body.txs)))
     assert await peer.closed()
     assert [b["reason"] for b in pm.ban_list()] == ["invalid-block: bad-diffbits"]
+
+
+# -- sibling audit: inbound slots ------------------------------------------------------------
+
+
+@network_test
+async def test_full_inbound_slots_evict_the_youngest_unprotected_peer(net: Net) -> None:
+    """Before: a full node refused every newcomer, so whoever took the 32 slots first kept
+    them. Now a newcomer evicts the youngest unprotected inbound peer (p2p/eviction.py); a
+    peer that sent us a new block is protected though it is the youngest."""
+    node, pm = await net.start("a", max_inbound=12)
+    peers = []
+    for i in range(12):
+        peer = await FakePeer.connect(pm.listen_port)
+        await peer.handshake(REGTEST, listen_port=41100 + i)
+        peers.append(peer)
+    block = ChainBuilder().chain(1)[0]
+    await peers[-1].send(m.BlockMsg(block))
+    await wait_until(lambda: node.tip.hash == block.hash)
+    newcomer = await FakePeer.connect(pm.listen_port)
+    await newcomer.handshake(REGTEST, listen_port=41200)
+    assert await peers[10].closed()
+    await wait_until(lambda: pm.connected_count() == 12)
+    assert "evicted" in [p["reason"] for p in pm.peer_info() if not p["connected"]]
+    for survivor in (*peers[:10], peers[11], newcomer):
+        await survivor.send(m.Ping(4))
+        assert (await survivor.wait_for(m.Pong)).nonce == 4
+    assert pm.ban_list() == []
+    for peer in (*peers, newcomer):
+        await peer.close()

@@ -68,10 +68,12 @@ class BlockFetch(Component):
         size, parse_seconds = peer.last_decode
         started = time.perf_counter()
         try:
-            await maybe_await(self.node.process_block(block))
+            new = await maybe_await(self.node.process_block(block))
         except Rejected as exc:
             self.pm.headersync.on_rejected(peer, exc, "block")
         else:
+            if new:
+                peer.last_block_at = time.monotonic()  # protects it from eviction
             log.info(
                 "block %s (%d bytes, %d txs) from %s: parsed in %.1f ms, accepted in %.1f ms",
                 block.header.hash_hex,

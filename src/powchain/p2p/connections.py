@@ -27,6 +27,7 @@ from powchain.core.hashing import hash_to_hex
 from . import messages as m
 from .addrman import ban_key, inbound_ban_key, is_loopback
 from .component import Component, Handler
+from .eviction import Candidate, netgroup, select_victim
 from .peer import WS_MAX_SIZE, Misbehaving, Peer, PeerGone, Refused
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ USER_AGENT = "/powchain:0.1.0/"
 BACKOFF_START = 1.0
 BACKOFF_MAX = 300.0
 MAX_REFUSED_SHOWN = 50
+MAX_INBOUND_PER_HOST = 4
+"""Inbound connections one address may hold (config.max_inbound_per_host; not on loopback)."""
 
 
 def parse_hostport(text: str, default_port: int) -> tuple[str, int]:
@@ -101,17 +104,38 @@ class Connections(Component):
         pm = self.pm
         host, port = ws.remote_address[:2]
         peer = Peer(ws, host, port, "inbound", pm.now())
-        inbound = sum(1 for p in pm.peers if p.direction == "inbound")
-        if inbound >= pm.cfg("max_inbound", 32):
-            self.record_refused(peer, "inbound-slots-full")
-            await peer.aclose(1013, "inbound slots full")
-            return
         assert pm.addrman is not None
         if not is_loopback(host) and pm.addrman.is_banned(host, pm.now()):
             self.record_refused(peer, "banned")
             await peer.aclose(1008, "banned")
             return
+        refusal = self.inbound_slot(host)
+        if refusal is not None:
+            self.record_refused(peer, refusal)
+            await peer.aclose(1013, refusal)
+            return
         await self.run(peer, None)
+
+    def inbound_slot(self, host: str) -> str | None:
+        """Make room for an inbound peer from `host`: None when it may connect (an inbound
+        peer may have been evicted for it, p2p/eviction.py), else the refusal reason.
+        At most `max_inbound_per_host` (4) inbound peers per address, loopback excepted
+        (every local process shares 127.0.0.1)."""
+        pm = self.pm
+        inbound = [p for p in pm.peers if p.direction == "inbound" and not p.closing]
+        per_host = int(pm.cfg("max_inbound_per_host", MAX_INBOUND_PER_HOST))
+        if not is_loopback(host) and sum(1 for p in inbound if p.host == host) >= per_host:
+            return "inbound-per-address-limit"
+        if len(inbound) < int(pm.cfg("max_inbound", 32)):
+            return None
+        victim = select_victim([candidate(p) for p in inbound])
+        if not isinstance(victim, Peer):
+            return "inbound-slots-full"
+        log.info("evicting inbound %s for a newcomer from %s", victim.address, host)
+        self.record_refused(victim, "evicted")
+        victim.close()  # not counted from now on; the socket closes below
+        pm.spawn(victim.aclose(1000, "evicted"))
+        return None
 
     async def dial(self, target: tuple[str, int], ready: asyncio.Future[Peer] | None) -> None:
         host, port = target
@@ -292,6 +316,7 @@ class Connections(Component):
     def on_pong(self, peer: Peer, message: m.Pong) -> None:
         if peer.ping_nonce is not None and message.nonce == peer.ping_nonce:
             peer.ping_ms = (time.monotonic() - peer.ping_sent) * 1000
+            peer.min_ping_ms = min(peer.ping_ms, peer.min_ping_ms or peer.ping_ms)
             peer.ping_nonce = None
 
     def on_addr(self, peer: Peer, message: m.Addr) -> None:
@@ -349,6 +374,18 @@ class Connections(Component):
 
     def is_self(self, target: tuple[str, int]) -> bool:
         return is_loopback(target[0]) and target[1] == self.pm.listen_port
+
+
+def candidate(peer: Peer) -> Candidate:
+    """What eviction knows of an inbound peer."""
+    return Candidate(
+        peer,
+        netgroup(peer.host),
+        peer.connected_at,
+        peer.min_ping_ms,
+        peer.last_tx_at,
+        peer.last_block_at,
+    )
 
 
 def peer_check(connections: Connections, peer: Peer) -> Callable[[m.Version], None]:

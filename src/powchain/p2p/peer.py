@@ -107,6 +107,10 @@ class Peer:
         self.known_blocks = KnownSet()
         self.blocks_received = 0
         self.txs_received = 0
+        self.connected_at = time.monotonic()
+        self.min_ping_ms: float | None = None
+        self.last_block_at = 0.0  # monotonic time of the last new block it sent us (0: none)
+        self.last_tx_at = 0.0  # same for a transaction our mempool accepted
         self.last_decode: tuple[int, float] = (0, 0.0)
         """(bytes, seconds) of the last frame `recv` decoded: a block's parse cost."""
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
