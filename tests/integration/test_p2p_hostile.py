@@ -16,6 +16,7 @@ from powchain.core.block import Block, BlockHeader
 from powchain.core.params import REGTEST
 from powchain.node.node import Node
 from powchain.p2p import messages as m
+from powchain.p2p.addrman import MAX_NEW_PER_SOURCE
 from powchain.p2p.peer import MAX_SEND_BYTES
 from powchain.p2p.serving import INV_CHUNK
 from tests.fakepeer import FakePeer
@@ -189,11 +190,10 @@ async def test_notfound_counts_only_requested_blocks(net: Net) -> None:
     request = await lacking.wait_for(m.GetData)
     assert [i.hash for i in request.items] == [b.hash for b in chain]
 
-    junk = tuple(m.InvItem(m.InvType.BLOCK, i.to_bytes(32, "big")) for i in range(50_000))
-
     async def flood() -> None:
-        for _ in range(10):
-            await lacking.send(m.NotFound(junk))
+        for k in range(10):  # 500,000 distinct hashes nobody asked for
+            hashes = (i.to_bytes(32, "big") for i in range(k * 50_000, (k + 1) * 50_000))
+            await lacking.send(m.NotFound(tuple(m.InvItem(m.InvType.BLOCK, h) for h in hashes)))
         await lacking.send(m.Ping(3))
         await lacking.wait_for(m.Pong, timeout=60)
 
@@ -294,3 +294,30 @@ async def test_full_inbound_slots_evict_the_youngest_unprotected_peer(net: Net) 
     assert pm.ban_list() == []
     for peer in (*peers, newcomer):
         await peer.close()
+
+
+# -- sibling audit: the address book ---------------------------------------------------------
+
+
+@network_test
+async def test_addr_flood_from_one_peer_keeps_what_others_told_us(net: Net) -> None:
+    node, pm = await net.start("a")
+    honest = await FakePeer.connect(pm.listen_port)
+    await honest.handshake(REGTEST, listen_port=41300)
+    told = tuple(m.NetAddress(f"10.7.0.{i}", 8333, 1_000) for i in range(20))
+    await honest.send(m.Addr(told))
+    attacker = await FakePeer.connect(pm.listen_port)
+    await attacker.handshake(REGTEST, listen_port=41301)
+    for batch in range(10):
+        flood = tuple(
+            m.NetAddress(f"198.{batch}.{i // 250}.{i % 250}", 1, 2**31) for i in range(1000)
+        )
+        await attacker.send(m.Addr(flood))
+    await attacker.send(m.Ping(2))
+    await attacker.wait_for(m.Pong)
+    assert pm.addrman is not None
+    kept = {(a.host, a.port) for a in pm.addrman.sample(1000)}
+    assert {(a.host, a.port) for a in told} <= kept
+    assert max(pm.addrman.sources().values()) == MAX_NEW_PER_SOURCE
+    await honest.close()
+    await attacker.close()

@@ -282,7 +282,7 @@ class Connections(Component):
             pm.addrman.mark_good(peer.host, peer.port, now)
             peer.push(m.GetAddr())
         elif peer.listen_port:
-            pm.addrman.add([m.NetAddress(peer.host, peer.listen_port, now)])
+            pm.addrman.add([m.NetAddress(peer.host, peer.listen_port, now)], address_source(peer))
         peer.ping_sent = time.monotonic()
         pm.headersync.send_getheaders(peer, tuple(self.node.block_locator()))
 
@@ -320,11 +320,14 @@ class Connections(Component):
             peer.ping_nonce = None
 
     def on_addr(self, peer: Peer, message: m.Addr) -> None:
+        """Into the address book's bucket of this peer's source (p2p/addrman.py): a flood
+        of fresh addresses displaces only what the same source told us."""
         assert self.pm.addrman is not None
         now = self.pm.now()
         # a peer cannot date an address in our future
         self.pm.addrman.add(
-            [m.NetAddress(a.host, a.port, min(a.last_seen, now)) for a in message.addresses]
+            [m.NetAddress(a.host, a.port, min(a.last_seen, now)) for a in message.addresses],
+            address_source(peer),
         )
 
     # -- housekeeping -----------------------------------------------------------------------
@@ -374,6 +377,12 @@ class Connections(Component):
 
     def is_self(self, target: tuple[str, int]) -> bool:
         return is_loopback(target[0]) and target[1] == self.pm.listen_port
+
+
+def address_source(peer: Peer) -> str:
+    """The address-book source of what `peer` tells us: its network group, or on loopback
+    (one group for every local process) its ban key, which names that node process."""
+    return peer.ban_key if is_loopback(peer.host) else netgroup(peer.host)
 
 
 def candidate(peer: Peer) -> Candidate:
