@@ -16,7 +16,8 @@ from powchain.consensus.errors import Rejected
 
 from . import messages as m
 from .component import Component, Handler, maybe_await
-from .peer import Peer
+from .headersync import check_headers
+from .peer import KnownSet, Peer
 from .sync import DOWNLOAD_WINDOW, BlockDownload
 
 if TYPE_CHECKING:
@@ -28,6 +29,9 @@ log = logging.getLogger("powchain.p2p")
 
 REQUEST_INTERVAL = 2.0
 """Seconds between sweeps that hand missing block bodies to peers with free slots."""
+LACKS_REMEMBERED = DOWNLOAD_WINDOW
+"""Blocks a peer said `notfound` to (after we asked it) that are not asked of it again."""
+_NOTHING = KnownSet(1)
 
 
 class BlockFetch(Component):
@@ -37,7 +41,7 @@ class BlockFetch(Component):
         super().__init__(pm)
         self.block_timeout = block_timeout
         self.in_flight = BlockDownload()
-        self._lacks: dict[int, set[bytes]] = {}
+        self._lacks: dict[int, KnownSet] = {}
         self._last_request = 0.0
 
     def handlers(self) -> dict[type, Handler]:
@@ -54,16 +58,22 @@ class BlockFetch(Component):
         peer.blocks_received += 1
         self.in_flight.received(block.hash)
         peer.known_blocks.add(block.hash)
+        try:
+            check_headers((block.header,), self.params)  # before its claimed work is summed
+        except Rejected as exc:
+            self.pm.headersync.on_rejected(peer, exc, "block")
         if self.pm.headersync.low_work_fork((block.header,)) is not None:
             log.info("ignored a low-work side-chain block from %s", peer.address)
             return
         size, parse_seconds = peer.last_decode
         started = time.perf_counter()
         try:
-            await maybe_await(self.node.process_block(block))
+            new = await maybe_await(self.node.process_block(block))
         except Rejected as exc:
             self.pm.headersync.on_rejected(peer, exc, "block")
         else:
+            if new:
+                peer.last_block_at = time.monotonic()  # protects it from eviction
             log.info(
                 "block %s (%d bytes, %d txs) from %s: parsed in %.1f ms, accepted in %.1f ms",
                 block.header.hash_hex,
@@ -76,10 +86,20 @@ class BlockFetch(Component):
         self.request_blocks(first=peer, refill=True)
 
     def on_notfound(self, peer: Peer, message: m.NotFound) -> None:
-        blocks = [i.hash for i in message.items if i.type == m.InvType.BLOCK]
+        """Only blocks we asked this peer for count (issue 11: a `notfound` naming 50,000
+        hashes nobody requested grew a per-peer set by 5 MB, without bound); the rest is
+        ignored. What counts goes back to the pool and is not asked of this peer again while
+        it is remembered (at most LACKS_REMEMBERED hashes per peer)."""
+        blocks = [
+            i.hash
+            for i in message.items
+            if i.type == m.InvType.BLOCK and self.in_flight.requested_from(i.hash) is peer
+        ]
         if blocks:
             self.in_flight.release(blocks, peer)
-            self._lacks.setdefault(id(peer), set()).update(blocks)
+            lacks = self._lacks.setdefault(id(peer), KnownSet(LACKS_REMEMBERED))
+            for block_hash in blocks:
+                lacks.add(block_hash)
             self.request_blocks()
 
     # -- requests ---------------------------------------------------------------------------
@@ -110,7 +130,7 @@ class BlockFetch(Component):
             peers.insert(0, first)
         now = time.monotonic()
         for peer in peers:
-            lacks = self._lacks.get(id(peer), set())
+            lacks = self._lacks.get(id(peer), _NOTHING)
             offer = [h for h, height in missing if height <= peer.best_height and h not in lacks]
             chosen = self.in_flight.assign(peer, offer, now)
             if chosen:

@@ -25,8 +25,9 @@ from websockets.exceptions import WebSocketException
 from powchain.core.hashing import hash_to_hex
 
 from . import messages as m
-from .addrman import ban_key, is_loopback
+from .addrman import ban_key, inbound_ban_key, is_loopback
 from .component import Component, Handler
+from .eviction import Candidate, netgroup, select_victim
 from .peer import WS_MAX_SIZE, Misbehaving, Peer, PeerGone, Refused
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ USER_AGENT = "/powchain:0.1.0/"
 BACKOFF_START = 1.0
 BACKOFF_MAX = 300.0
 MAX_REFUSED_SHOWN = 50
+MAX_INBOUND_PER_HOST = 4
+"""Inbound connections one address may hold (config.max_inbound_per_host; not on loopback)."""
 
 
 def parse_hostport(text: str, default_port: int) -> tuple[str, int]:
@@ -101,17 +104,38 @@ class Connections(Component):
         pm = self.pm
         host, port = ws.remote_address[:2]
         peer = Peer(ws, host, port, "inbound", pm.now())
-        inbound = sum(1 for p in pm.peers if p.direction == "inbound")
-        if inbound >= pm.cfg("max_inbound", 32):
-            self.record_refused(peer, "inbound-slots-full")
-            await peer.aclose(1013, "inbound slots full")
-            return
         assert pm.addrman is not None
         if not is_loopback(host) and pm.addrman.is_banned(host, pm.now()):
             self.record_refused(peer, "banned")
             await peer.aclose(1008, "banned")
             return
+        refusal = self.inbound_slot(host)
+        if refusal is not None:
+            self.record_refused(peer, refusal)
+            await peer.aclose(1013, refusal)
+            return
         await self.run(peer, None)
+
+    def inbound_slot(self, host: str) -> str | None:
+        """Make room for an inbound peer from `host`: None when it may connect (an inbound
+        peer may have been evicted for it, p2p/eviction.py), else the refusal reason.
+        At most `max_inbound_per_host` (4) inbound peers per address, loopback excepted
+        (every local process shares 127.0.0.1)."""
+        pm = self.pm
+        inbound = [p for p in pm.peers if p.direction == "inbound" and not p.closing]
+        per_host = int(pm.cfg("max_inbound_per_host", MAX_INBOUND_PER_HOST))
+        if not is_loopback(host) and sum(1 for p in inbound if p.host == host) >= per_host:
+            return "inbound-per-address-limit"
+        if len(inbound) < int(pm.cfg("max_inbound", 32)):
+            return None
+        victim = select_victim([candidate(p) for p in inbound])
+        if not isinstance(victim, Peer):
+            return "inbound-slots-full"
+        log.info("evicting inbound %s for a newcomer from %s", victim.address, host)
+        self.record_refused(victim, "evicted")
+        victim.close()  # not counted from now on; the socket closes below
+        pm.spawn(victim.aclose(1000, "evicted"))
+        return None
 
     async def dial(self, target: tuple[str, int], ready: asyncio.Future[Peer] | None) -> None:
         host, port = target
@@ -182,7 +206,13 @@ class Connections(Component):
             reason = "handshake-timeout"
             self.record_refused(peer, reason)
         except PeerGone:
-            reason = "peer-closed"
+            reason = peer.drop_reason or "peer-closed"
+            if peer.drop_reason is not None:
+                self.record_refused(peer, peer.drop_reason)
+        except Exception:  # the one broad catch: a bug ends this connection, never the node
+            close_code, reason = 1011, "internal-error"
+            log.exception("internal error serving %s %s", peer.direction, peer.address)
+            self.record_refused(peer, reason)
         finally:
             pm.forget_peer(peer)
             writer.cancel()
@@ -216,7 +246,8 @@ class Connections(Component):
         )
 
     def check_version(self, peer: Peer, version: m.Version) -> None:
-        """Refuse ourselves, other networks and (on loopback) banned listen addresses."""
+        """Refuse ourselves, other networks and, on loopback, banned inbound peers (see
+        p2p/addrman.py for what a loopback ban names)."""
         if version.nonce == self.nonce:
             raise Refused("self-connection")
         params, genesis = self.params, self.pm.genesis
@@ -233,10 +264,14 @@ class Connections(Component):
             )
         if version.protocol_version < m.PROTOCOL_VERSION:
             raise Refused(f"obsolete-protocol-version {version.protocol_version}")
-        assert self.pm.addrman is not None
-        key = ban_key(peer.host, version.listen_port or peer.port)
-        if peer.direction == "inbound" and self.pm.addrman.is_banned(key, self.pm.now()):
-            raise Refused("banned")
+        book, now = self.pm.addrman, self.pm.now()
+        assert book is not None
+        if peer.direction == "inbound":
+            keys = [inbound_ban_key(peer.host, peer.port, version.listen_port, version.nonce)]
+            if version.listen_port:  # the listener it claims to be, if we banned that one
+                keys.append(ban_key(peer.host, version.listen_port))
+            if any(book.is_banned(key, now) for key in keys):
+                raise Refused("banned")
 
     def on_ready(self, peer: Peer) -> None:
         pm = self.pm
@@ -247,7 +282,7 @@ class Connections(Component):
             pm.addrman.mark_good(peer.host, peer.port, now)
             peer.push(m.GetAddr())
         elif peer.listen_port:
-            pm.addrman.add([m.NetAddress(peer.host, peer.listen_port, now)])
+            pm.addrman.add([m.NetAddress(peer.host, peer.listen_port, now)], address_source(peer))
         peer.ping_sent = time.monotonic()
         pm.headersync.send_getheaders(peer, tuple(self.node.block_locator()))
 
@@ -281,14 +316,18 @@ class Connections(Component):
     def on_pong(self, peer: Peer, message: m.Pong) -> None:
         if peer.ping_nonce is not None and message.nonce == peer.ping_nonce:
             peer.ping_ms = (time.monotonic() - peer.ping_sent) * 1000
+            peer.min_ping_ms = min(peer.ping_ms, peer.min_ping_ms or peer.ping_ms)
             peer.ping_nonce = None
 
     def on_addr(self, peer: Peer, message: m.Addr) -> None:
+        """Into the address book's bucket of this peer's source (p2p/addrman.py): a flood
+        of fresh addresses displaces only what the same source told us."""
         assert self.pm.addrman is not None
         now = self.pm.now()
         # a peer cannot date an address in our future
         self.pm.addrman.add(
-            [m.NetAddress(a.host, a.port, min(a.last_seen, now)) for a in message.addresses]
+            [m.NetAddress(a.host, a.port, min(a.last_seen, now)) for a in message.addresses],
+            address_source(peer),
         )
 
     # -- housekeeping -----------------------------------------------------------------------
@@ -338,6 +377,24 @@ class Connections(Component):
 
     def is_self(self, target: tuple[str, int]) -> bool:
         return is_loopback(target[0]) and target[1] == self.pm.listen_port
+
+
+def address_source(peer: Peer) -> str:
+    """The address-book source of what `peer` tells us: its network group, or on loopback
+    (one group for every local process) its ban key, which names that node process."""
+    return peer.ban_key if is_loopback(peer.host) else netgroup(peer.host)
+
+
+def candidate(peer: Peer) -> Candidate:
+    """What eviction knows of an inbound peer."""
+    return Candidate(
+        peer,
+        netgroup(peer.host),
+        peer.connected_at,
+        peer.min_ping_ms,
+        peer.last_tx_at,
+        peer.last_block_at,
+    )
 
 
 def peer_check(connections: Connections, peer: Peer) -> Callable[[m.Version], None]:

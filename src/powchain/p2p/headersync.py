@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from powchain.consensus.errors import Kind, Rejected
-from powchain.consensus.pow import block_work
+from powchain.consensus.pow import block_work, check_proof_of_work
 from powchain.core.block import BlockHeader
+from powchain.core.params import ChainParams
 from powchain.node.chainstate import IndexEntry
 
 from . import messages as m
@@ -28,7 +29,7 @@ from .sync import continuation_locator
 if TYPE_CHECKING:
     from .peerman import PeerManager
 
-__all__ = ["HeaderSync", "LOW_WORK_FORK_DEPTH", "FUTURE_RETRY"]
+__all__ = ["HeaderSync", "LOW_WORK_FORK_DEPTH", "FUTURE_RETRY", "check_headers"]
 
 log = logging.getLogger("powchain.p2p")
 
@@ -65,6 +66,11 @@ class HeaderSync(Component):
             return
         for header in headers:
             peer.known_blocks.add(header.hash)
+        try:
+            check_headers(headers, self.params)
+        except Rejected as exc:
+            self.on_rejected(peer, exc, "header")  # a ban: every reason is CONSENSUS
+            return
         if self.presync_headers(peer, headers, full=len(headers) == m.MAX_HEADERS):
             return
         try:
@@ -140,8 +146,9 @@ class HeaderSync(Component):
         """(indexed parent, headers we do not know yet) when those extend a branch that
         forks more than LOW_WORK_FORK_DEPTH blocks below our tip and end with less work than
         our tip; else None. Such a branch is not indexed (Core bounds it with header presync
-        and minimum chain work). The work counted is what the bits claim; a header claiming
-        more than it proves is rejected (and banned) by validation or by the presync."""
+        and minimum chain work). Callers pass headers that passed `check_headers`, so the work
+        summed is work really done (before, one header claiming ~2**255 of work carried 1,999
+        low-work ones to full validation)."""
         node = self.node
         new = [h for h in headers if node.entry(h.hash) is None]
         if not new:
@@ -159,7 +166,8 @@ class HeaderSync(Component):
         return (parent, new) if deep else None
 
     def on_rejected(self, peer: Peer, exc: Rejected, what: str) -> None:
-        """Map a rejection kind to an action: ban, ask for the parent, or ignore."""
+        """Map a rejection kind to an action: ban (Misbehaving), ask for the parent, retry a
+        future header later, or ignore."""
         if exc.kind is Kind.CONSENSUS:
             raise Misbehaving(f"invalid-{what}: {exc.reason}")
         if exc.kind is Kind.MISSING_PARENT:
@@ -183,3 +191,17 @@ class HeaderSync(Component):
                 self.send_getheaders(peer, tuple(self.node.block_locator()))
 
         asyncio.get_running_loop().call_later(FUTURE_RETRY, fire)
+
+
+def check_headers(headers: Sequence[BlockHeader], params: ChainParams) -> None:
+    """The context-free checks of one `headers` message, before any work is summed or any
+    header indexed: each header links to the one before it and carries the proof of work its
+    own bits claim (bits decodable, target within the pow limit, hash <= target). Costs one
+    double SHA-256 per header (2,000 at most). Raises Rejected(CONSENSUS): 'headers-not-linked',
+    'bad-diffbits' (e.g. bits 0), 'high-hash'."""
+    for before, header in zip(headers, headers[1:], strict=False):
+        if header.prev_block != before.hash:
+            message = "a header does not link to the one before it in the message"
+            raise Rejected(Kind.CONSENSUS, "headers-not-linked", message)
+    for header in headers:
+        check_proof_of_work(header, params)

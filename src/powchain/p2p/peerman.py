@@ -33,6 +33,7 @@ from typing import Any
 
 from websockets.asyncio.server import Server, serve
 
+from powchain.consensus.errors import Rejected
 from powchain.core.params import genesis_block
 
 from .addrman import AddrMan
@@ -40,7 +41,7 @@ from .blockfetch import REQUEST_INTERVAL, BlockFetch
 from .component import Component, Handler
 from .connections import USER_AGENT, Backoff, Connections, parse_hostport
 from .headersync import FUTURE_RETRY, LOW_WORK_FORK_DEPTH, HeaderSync
-from .peer import WS_MAX_SIZE, Peer
+from .peer import SEND_TIMEOUT, WS_MAX_SIZE, Peer
 from .relay import Relay
 from .serving import Serving
 
@@ -61,15 +62,26 @@ class PeerManager:
 
     `tick`: housekeeping period (s); `block_timeout` (default: config.block_timeout, 30 s): a
     getdata for a block older than this counts as a stall (the peer is dropped and the block
-    asked of another peer).
+    asked of another peer); `send_timeout` (default: config.send_timeout, 60 s): a peer that
+    reads nothing of a large answer for this long is disconnected (`send-timeout`).
     """
 
-    def __init__(self, node: Any, *, tick: float = 1.0, block_timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        node: Any,
+        *,
+        tick: float = 1.0,
+        block_timeout: float | None = None,
+        send_timeout: float | None = None,
+    ) -> None:
         self.node = node
         self.params = node.params
         self.tick = tick
         if block_timeout is None:
             block_timeout = float(self.cfg("block_timeout", 30.0))
+        self.send_timeout = (
+            float(self.cfg("send_timeout", SEND_TIMEOUT)) if send_timeout is None else send_timeout
+        )
         self.peers: list[Peer] = []
         self.listen_port = 0
         self.addrman: AddrMan | None = None
@@ -104,9 +116,15 @@ class PeerManager:
         self.handlers[message_type] = handler
 
     async def dispatch(self, peer: Peer, message: Any) -> None:
-        result = self.handlers[type(message)](peer, message)
-        if inspect.isawaitable(result):
-            await result
+        """Run the handler of `message`'s type. A `Rejected` that escapes a handler gets the
+        one mapping of rejections to actions (`HeaderSync.on_rejected`: CONSENSUS bans), so
+        no rule's error can end a connection task with a traceback (issue 11, item 6)."""
+        try:
+            result = self.handlers[type(message)](peer, message)
+            if inspect.isawaitable(result):
+                await result
+        except Rejected as exc:
+            self.headersync.on_rejected(peer, exc, type(message).__name__.lower())
 
     # -- shared helpers ----------------------------------------------------------------
 

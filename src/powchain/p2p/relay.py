@@ -7,6 +7,7 @@ Nothing unvalidated leaves here: a transaction is announced after the mempool ac
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from powchain.consensus.errors import Rejected
@@ -68,6 +69,8 @@ class Relay(Component):
                 raise Misbehaving(f"invalid-tx: {exc.reason}") from exc
             # not a ban: a valid tx can fail against our state (nonce race, reorg)
             log.debug("tx %s from %s not accepted: %r", hash_to_hex(tx.txid), peer.address, exc)
+        else:
+            peer.last_tx_at = time.monotonic()  # protects it from eviction
 
     # -- out (node events) -------------------------------------------------------------------
 

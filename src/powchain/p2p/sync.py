@@ -64,6 +64,11 @@ class BlockDownload:
             self._in_flight[block_hash] = (peer, now)
         return chosen
 
+    def requested_from(self, block_hash: bytes) -> Hashable | None:
+        """The peer `block_hash` is in flight from, or None."""
+        entry = self._in_flight.get(block_hash)
+        return None if entry is None else entry[0]
+
     def received(self, block_hash: bytes) -> Hashable | None:
         """Mark a block as arrived; returns the peer it was requested from, if any."""
         entry = self._in_flight.pop(block_hash, None)
