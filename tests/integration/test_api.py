@@ -359,6 +359,11 @@ async def test_bounds_and_cursors_of_rest_and_explorer_are_4xx(api: Api) -> None
     del form["error"]
     r = await api.http.post("/posts/pay", data=form)
     assert r.status_code == 200 and "payment: " in r.text
+    # a sibling the extended abuse soak found: more form fields than parse_qs allows
+    many = "&".join(f"f{i}=1" for i in range(30))
+    ctype = {"content-type": "application/x-www-form-urlencoded"}
+    r = await api.http.post("/posts/write", content=many, headers=ctype)
+    assert r.status_code == 200 and "write some text first" in r.text
 
 
 async def test_accounts_bad_addresses(api: Api) -> None:
@@ -443,6 +448,16 @@ async def test_metrics_docs_and_index(api: Api) -> None:
 
 async def test_wrong_method(api: Api) -> None:
     assert_problem(await api.http.delete("/api/v1/status"), 405, "method-not-allowed")
+
+
+async def test_explorer_pages_refuse_framing(api: Api) -> None:
+    """Browsers (docs/threat-model.md): the wallet's forms cannot be framed by another site."""
+    for path in ("/", "/posts", "/address/nonsense"):
+        r = await api.http.get(path)
+        assert r.headers["x-frame-options"] == "DENY", path
+        assert r.headers["content-security-policy"] == "frame-ancestors 'none'"
+        assert r.headers["x-content-type-options"] == "nosniff"
+    assert "x-frame-options" not in (await api.http.get("/api/v1/status")).headers  # JSON
 
 
 async def test_explorer_wallet_loads_on_first_use(api: Api) -> None:

@@ -185,7 +185,7 @@ def form_strategy(fields: list[str]) -> st.SearchStrategy[bytes]:
     """Urlencoded bodies: the form's fields and names that collide with code (`error`,
     `form`, `request`), repeated, with nasty values; over the form bound; not UTF-8."""
     names = st.sampled_from([*fields, "error", "form", "request", "before", "__class__", ""])
-    pairs = st.lists(st.tuples(names, nasty_text), max_size=8)
+    pairs = st.lists(st.tuples(names, nasty_text), max_size=30)  # forms allow 20 fields
     return st.one_of(
         pairs.map(lambda p: urlencode(p).encode()),
         st.integers(17, 40).map(lambda k: b"text=" + b"a" * (k * 1024)),
