@@ -273,6 +273,13 @@ def test_pending_for_counts_incoming_executable_payments() -> None:
     pool.accept(make_tx(BOB, 0, amount=100, fee=200, recipient=A), view, NOW)
     assert pool.pending_for(B) == (700 - 300, 1)
     assert pool.pending_for(A) == (-1_000 + 100, 1)
+    # the incoming sum is a counter kept as gaps fill and transactions leave
+    for nonce in range(5):
+        pool.accept(make_tx(CAROL, nonce, amount=1, recipient=A), view, NOW)
+    assert pool.pending_for(B) == (700 - 300 + 999, 1)
+    assert pool.pending_for(A) == (-1_000 + 100 + 5, 1)
+    pool.revalidate(DictView({**view.accounts, C: AccountState(1_000_000, nonce=6)}))
+    assert pool.pending_for(B) == (700 - 300, 1) and pool.pending_for(A) == (-1_000 + 100, 1)
 
 
 def test_fee_stats_report_integer_rates_per_kilobyte() -> None:
