@@ -127,6 +127,9 @@ async def test_block_list_newest_first_and_paged(api: Api) -> None:
     page2 = (await api.http.get("/api/v1/blocks", params={"before": 4, "limit": 100})).json()
     assert [b["height"] for b in page2["blocks"]] == [3, 2, 1, 0]
     assert page2["next"] is None
+    for bad in (0, 101):
+        r = await api.http.get("/api/v1/blocks", params={"limit": bad})
+        assert_problem(r, 422, "invalid-request")
 
 
 @pytest.mark.parametrize(
@@ -179,6 +182,24 @@ async def test_submit_pending_then_confirmed(api: Api) -> None:
     assert confirmed["confirmations"] == 1
     received = (await api.http.get(f"/api/v1/accounts/{OTHER_ADDR}")).json()
     assert received["balance"] == 1_000 and received["nonce"] == 0
+
+
+async def test_mempool_lists_a_bounded_number_of_txids(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer is bounded whatever the pool holds (it listed every txid, sorted)."""
+    from powchain.api import routes
+
+    monkeypatch.setattr(routes, "MEMPOOL_TXIDS", 2)
+    await fund(api)
+    txids = []
+    for nonce in range(3):
+        r = await api.http.post("/api/v1/txs", json={"raw": transfer(nonce)})
+        txids.append(r.json()["txid"])
+    mempool = (await api.http.get("/api/v1/mempool")).json()
+    assert mempool["count"] == 3 and mempool["txids"] == txids[:2]  # the oldest first
+    status = (await api.http.get("/api/v1/status")).json()
+    assert status["mempool_size"] == 3
 
 
 async def test_rejections_keep_their_reason(api: Api) -> None:
