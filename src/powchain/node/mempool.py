@@ -154,9 +154,12 @@ class Mempool:
         size = tx.size
         evict = self._eviction_plan(tx, size, replaced, mineable)
         removed = self._drop_below(tx.sender, account.nonce)
+        victims = {self._entries[txid].tx.sender for txid in evict}
         for txid in ([replaced.tx.txid] if replaced else []) + evict:
             self._remove(txid)
             removed.append(txid)
+        for sender in victims:  # their runs may have shortened
+            self._refresh(sender)
         self._insert(_Entry(tx, size, now, self._next_seq()))
         self._confirmed[tx.sender] = account.nonce
         removed += self._trim_unaffordable(tx.sender, account.balance)
