@@ -273,6 +273,13 @@ def test_pending_for_counts_incoming_executable_payments() -> None:
     pool.accept(make_tx(BOB, 0, amount=100, fee=200, recipient=A), view, NOW)
     assert pool.pending_for(B) == (700 - 300, 1)
     assert pool.pending_for(A) == (-1_000 + 100, 1)
+    # the incoming sum is a counter kept as gaps fill and transactions leave
+    for nonce in range(5):
+        pool.accept(make_tx(CAROL, nonce, amount=1, recipient=A), view, NOW)
+    assert pool.pending_for(B) == (700 - 300 + 999, 1)
+    assert pool.pending_for(A) == (-1_000 + 100 + 5, 1)
+    pool.revalidate(DictView({**view.accounts, C: AccountState(1_000_000, nonce=6)}))
+    assert pool.pending_for(B) == (700 - 300, 1) and pool.pending_for(A) == (-1_000 + 100, 1)
 
 
 def test_fee_stats_report_integer_rates_per_kilobyte() -> None:
@@ -414,3 +421,14 @@ def test_readd_reports_what_it_evicted() -> None:
     from_block = make_tx(ALICE, 0, fee=9 * SIZE)
     assert pool.readd([from_block], view, NOW) == [cheap.txid]
     assert from_block.txid in pool and cheap.txid not in pool
+
+
+def test_a_run_shortened_by_eviction_ranks_its_new_gap_as_future() -> None:
+    """After an eviction cut a sender's run, a nonce past the new gap is a future one."""
+    pool, view = new_pool(max_bytes=3 * SIZE), rich_view()
+    for nonce in range(3):
+        pool.accept(make_tx(BOB, nonce, fee=SIZE), view, NOW)
+    pool.accept(make_tx(ALICE, 0, fee=9 * SIZE), view, NOW)  # evicts BOB's nonce 2 (newest)
+    assert pool.pending_for(B)[1] == 2
+    # BOB's nonce 3 is now behind a gap: it may not evict ALICE's executable tx
+    assert rejected(pool, make_tx(BOB, 3, fee=50 * SIZE), view) == (Kind.POLICY, "mempool-full")

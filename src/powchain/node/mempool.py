@@ -65,7 +65,7 @@ class Mempool:
         self._by_sender: dict[bytes, dict[int, bytes]] = {}  # sender -> nonce -> txid
         self._confirmed: dict[bytes, int] = {}  # sender -> confirmed nonce last seen
         self._run_len: dict[bytes, int] = {}  # sender -> executable entries from confirmed
-        self._incoming: dict[bytes, set[bytes]] = {}  # recipient -> txids paying it
+        self._incoming: dict[bytes, int] = {}  # recipient -> amounts of executable txs to it
         self._index = RankIndex()
         self._bytes = 0
         self._seq = 0
@@ -100,9 +100,7 @@ class Mempool:
         """
         own = self._run(pubkey)
         net = -sum(e.cost for e in own)
-        for txid in self._incoming.get(pubkey, ()):
-            if self._index.is_mineable(txid):
-                net += self._entries[txid].tx.amount
+        net += self._incoming.get(pubkey, 0)  # a counter: O(1) whatever the pool holds
         return net, len(own)
 
     def fee_stats(self) -> dict[str, int]:
@@ -156,9 +154,12 @@ class Mempool:
         size = tx.size
         evict = self._eviction_plan(tx, size, replaced, mineable)
         removed = self._drop_below(tx.sender, account.nonce)
+        victims = {self._entries[txid].tx.sender for txid in evict}
         for txid in ([replaced.tx.txid] if replaced else []) + evict:
             self._remove(txid)
             removed.append(txid)
+        for sender in victims:  # their runs may have shortened
+            self._refresh(sender)
         self._insert(_Entry(tx, size, now, self._next_seq()))
         self._confirmed[tx.sender] = account.nonce
         removed += self._trim_unaffordable(tx.sender, account.balance)
@@ -373,7 +374,6 @@ class Mempool:
         tx = entry.tx
         self._entries[tx.txid] = entry
         self._by_sender.setdefault(tx.sender, {})[tx.nonce] = tx.txid
-        self._incoming.setdefault(tx.recipient, set()).add(tx.txid)
         self._index.add(tx.txid, tx.fee, entry.size, entry.seq, mineable=False)
         self._bytes += entry.size
 
@@ -383,11 +383,9 @@ class Mempool:
             return
         tx = entry.tx
         self._bytes -= entry.size
+        if self._index.is_mineable(txid):
+            self._count_incoming(tx, -1)
         self._index.discard(txid, tx.fee)
-        incoming = self._incoming[tx.recipient]
-        incoming.discard(txid)
-        if not incoming:
-            del self._incoming[tx.recipient]
         queue = self._by_sender[tx.sender]
         del queue[tx.nonce]
         if not queue:
@@ -408,7 +406,17 @@ class Mempool:
             nonce += 1
         self._run_len[sender] = nonce - confirmed
         for n, txid in queue.items():
-            self._index.set_mineable(txid, confirmed <= n < nonce)
+            mineable = confirmed <= n < nonce
+            if self._index.set_mineable(txid, mineable):
+                self._count_incoming(self._entries[txid].tx, 1 if mineable else -1)
+
+    def _count_incoming(self, tx: Transaction, sign: int) -> None:
+        """Add (sign 1) or take (-1) `tx.amount` to its recipient's executable incoming sum."""
+        total = self._incoming.get(tx.recipient, 0) + sign * tx.amount
+        if total:
+            self._incoming[tx.recipient] = total
+        else:
+            self._incoming.pop(tx.recipient, None)
 
     def _drop_below(self, sender: bytes, nonce: int) -> list[bytes]:
         """Remove the sender's entries with a nonce < `nonce`; return their txids."""

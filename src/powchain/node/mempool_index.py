@@ -53,15 +53,17 @@ class RankIndex:
         self._rates.remove(self._rate_of.pop(txid))
         self.total_fees -= fee
 
-    def set_mineable(self, txid: bytes, mineable: bool) -> None:
-        """Move `txid` between the future and the executable class (its gap filled or opened)."""
+    def set_mineable(self, txid: bytes, mineable: bool) -> bool:
+        """Move `txid` between the future and the executable class (its gap filled or opened);
+        True when its class changed."""
         rank = self._rank[txid]
         if rank[0] == int(mineable):
-            return
+            return False
         self._order.remove(rank)
         moved = (int(mineable), rank[1], rank[2], txid)
         self._rank[txid] = moved
         self._order.add(moved)
+        return True
 
     def is_mineable(self, txid: bytes) -> bool:
         return self._rank[txid][0] == 1

@@ -52,16 +52,28 @@ PAGE = 20
 CHAIN_DEPTH = 16
 MAX_HEIGHT_DIGITS = 10
 MAX_FORM_BYTES = 16_384
+MAX_FORM_FIELDS = 20
 
 
 def _node(request: Request) -> Any:
     return request.app.state.node
 
 
+PAGE_HEADERS = {
+    "X-Frame-Options": "DENY",  # no other site frames the wallet's forms (clickjacking)
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",  # txids and addresses in URLs stay on this node
+}
+"""Headers of every page: the forms move coins, so no other origin may frame them."""
+
+
 def _render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     node = _node(request)
     context.update(network=node.params.name, tip_height=node.tip.height)
-    return templates().TemplateResponse(request, name, context, status_code=status)
+    response = templates().TemplateResponse(request, name, context, status_code=status)
+    response.headers.update(PAGE_HEADERS)
+    return response
 
 
 def _not_found(request: Request, what: str) -> HTMLResponse:
@@ -285,11 +297,15 @@ def _render_wall(request: Request, before: int | None = None, **form: Any) -> HT
 
 
 async def _form(request: Request) -> dict[str, str]:
-    """An urlencoded form body (bounded) as a dict of first values."""
+    """An urlencoded form body (at most MAX_FORM_BYTES and MAX_FORM_FIELDS) as a dict of first
+    values; {} for one over either bound (the form then fails its own checks)."""
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
         return {}
-    parsed = parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=20)
+    try:
+        parsed = parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:  # more fields than any form has (was a 500)
+        return {}
     return {k: v[0] for k, v in parsed.items()}
 
 
