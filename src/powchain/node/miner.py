@@ -53,7 +53,8 @@ TEMPLATE_MAX_AGE = 30
 """Seconds after which a template is rebuilt anyway, to refresh time and transactions."""
 MAX_AHEAD = 600
 """On trivial targets (regtest) blocks come so fast that MTP + 1 runs ahead of the clock; the
-miner pauses while its template would be this many seconds in the future (limit: 7,200)."""
+miner pauses while its template would be more than this many seconds in the future, or half the
+network's future-time limit when that is less (devnet: 30 s of its 60 s)."""
 
 
 def coinbase_data(extra_nonce: int) -> bytes:
@@ -169,7 +170,8 @@ class Miner:
         while True:
             block = build_template(self._node, self._recipient, self._extra_nonce)
             self._extra_nonce += 1
-            if block.header.time - self._node.now() > MAX_AHEAD:
+            ahead = min(MAX_AHEAD, self._node.params.max_future_block_time // 2)
+            if block.header.time - self._node.now() > ahead:
                 await asyncio.sleep(1)  # let the clock catch up with the chain's time
                 continue
             solved = await self._search(block)
