@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 
 from powchain.consensus.errors import Kind, Rejected
 from powchain.consensus.pow import (
+    BOUNDED_SOLVE_CAP,
     bits_to_target,
     block_work,
     check_proof_of_work,
-    BOUNDED_SOLVE_CAP,
     next_bits,
     next_bits_asert,
     next_bits_bounded,
