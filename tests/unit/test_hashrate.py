@@ -88,3 +88,35 @@ def test_out_of_order_timestamps_use_the_window_span() -> None:
 )
 def test_format_rate(value: float | None, text: str) -> None:
     assert format_rate(value) == text
+
+
+# -- the test-only machine-speed knob ($POWCHAIN_TEST_HASHRATE) -------------------------------
+
+
+def test_hashrate_factor_parses_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from powchain.node.miner import HASHRATE_ENV, hashrate_factor
+
+    monkeypatch.delenv(HASHRATE_ENV, raising=False)
+    assert hashrate_factor() == 1.0
+    monkeypatch.setenv(HASHRATE_ENV, "0.25")
+    assert hashrate_factor() == 0.25
+    for bad in ("0", "-1", "fast", "65"):
+        monkeypatch.setenv(HASHRATE_ENV, bad)
+        with pytest.raises(ValueError, match=HASHRATE_ENV):
+            hashrate_factor()
+
+
+def test_a_faster_machine_is_an_easier_devnet_genesis(monkeypatch: pytest.MonkeyPatch) -> None:
+    from powchain.config import emulate_hashrate
+    from powchain.consensus.pow import bits_to_target, check_proof_of_work
+    from powchain.core.params import REGTEST, TESTNET, genesis_block
+    from powchain.node.miner import HASHRATE_ENV
+
+    monkeypatch.setenv(HASHRATE_ENV, "4")
+    fast = emulate_hashrate(DEVNET)
+    assert bits_to_target(fast.genesis_bits) // bits_to_target(DEVNET.genesis_bits) == 4
+    assert fast.genesis_hash_hex == genesis_block(fast).header.hash_hex != DEVNET.genesis_hash_hex
+    check_proof_of_work(genesis_block(fast).header, fast)
+    assert emulate_hashrate(TESTNET) is TESTNET and emulate_hashrate(REGTEST) is REGTEST
+    monkeypatch.setenv(HASHRATE_ENV, "0.25")  # slower: the miner's limit, the chain unchanged
+    assert emulate_hashrate(DEVNET) is DEVNET
