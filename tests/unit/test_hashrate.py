@@ -120,3 +120,15 @@ def test_a_faster_machine_is_an_easier_devnet_genesis(monkeypatch: pytest.Monkey
     assert emulate_hashrate(TESTNET) is TESTNET and emulate_hashrate(REGTEST) is REGTEST
     monkeypatch.setenv(HASHRATE_ENV, "0.25")  # slower: the miner's limit, the chain unchanged
     assert emulate_hashrate(DEVNET) is DEVNET
+
+
+def test_status_line_compares_the_network_with_this_miner() -> None:
+    from powchain.cli import _hashrate_line
+
+    line = _hashrate_line({"network_hashrate": 2.94e6, "miner_hashrate": 9.8e6})
+    assert line == (
+        "hash rate: network ~2.94 MH/s (estimated, last 120 blocks), this node's miner 9.8 MH/s"
+    )
+    assert _hashrate_line({"network_hashrate": None, "miner_hashrate": None}).endswith(
+        "network ~- (estimated, last 120 blocks), this node's miner not mining"
+    )
