@@ -16,13 +16,14 @@ the next one costs one comparison, a repeated proposal one signature check per n
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from powchain.consensus.errors import Kind, Rejected
 from powchain.consensus.signatures import Evidence, parse_trailer
 from powchain.core.block import Block
+from powchain.node.validators import EvidenceFound
 
+from .component import Component, Handler
 from .peer import KnownSet, Misbehaving, Peer
 from .valmsgs import BlockSignature, EvidenceMsg, Proposal
 
@@ -34,15 +35,19 @@ __all__ = ["ValidatorRelay"]
 log = logging.getLogger("powchain.p2p")
 
 
-class ValidatorRelay:
+class ValidatorRelay(Component):
     """Validator messages of one peer manager (see the module docstring)."""
 
-    def __init__(self, manager: PeerManager) -> None:
-        self.manager = manager
-        self.node = manager.node
+    def __init__(self, pm: PeerManager) -> None:
+        super().__init__(pm)
         self._evidence_seen = KnownSet(1_000)
 
-    def handlers(self) -> dict[type, Callable[[Peer, Any], Any]]:
+    def on_event(self, event: object) -> None:
+        """Node events: new evidence goes to every peer once."""
+        if isinstance(event, EvidenceFound):
+            self.relay_evidence(event.evidence)
+
+    def handlers(self) -> dict[type, Handler]:
         """Message class -> handler, merged into the manager's dispatch table."""
         return {
             Proposal: self.on_proposal,
@@ -102,7 +107,7 @@ class ValidatorRelay:
     # -- outbound -----------------------------------------------------------------------------
 
     def _ready(self) -> list[Peer]:
-        return [p for p in self.manager.peers if p.ready and not p.closing]
+        return [p for p in self.pm.peers if p.ready and not p.closing]
 
     def broadcast_proposal(self, round_: int, block: Block, split: bool = False) -> None:
         """Send a proposal to every ready peer (`split`: to the first one only; tests of a
