@@ -257,3 +257,42 @@ def test_bare_headers_below_the_tip_are_refused_no_final_block_replaced(tmp_path
             await net.stop_all()
 
     asyncio.run(run())
+
+
+def test_partition_three_two_majority_goes_on_minority_halts_then_catches_up(
+    tmp_path: Path,
+) -> None:
+    async def run() -> None:
+        net = ValNet(tmp_path, validator_params(5), 5)  # T = 3
+        await net.start_all()
+        seen: dict[tuple[int, int], bytes] = {}
+
+        def record() -> None:
+            for i, node in enumerate(net.nodes):
+                for h in range(1, node.tip.height + 1):
+                    block_hash = node.block_hash_at(h)
+                    assert block_hash is not None
+                    assert seen.setdefault((i, h), block_hash) == block_hash, "final block replaced"
+
+        try:
+            await wait_until(lambda: min(net.heights()) >= 3)
+            net.partition({0, 1, 2}, {3, 4})
+            await asyncio.sleep(0.2)  # deliveries already queued land
+            record()
+            minority = max(net.nodes[3].tip.height, net.nodes[4].tip.height)
+            majority = max(net.nodes[i].tip.height for i in range(3))
+            await wait_until(
+                lambda: min(net.nodes[i].tip.height for i in range(3)) >= majority + 5, 120
+            )
+            record()
+            assert max(net.nodes[3].tip.height, net.nodes[4].tip.height) <= minority + 1
+            net.heal()
+            top = max(net.heights())
+            await wait_until(lambda: min(net.heights()) >= top + 2, 120)
+            record()
+            for h in range(1, min(net.heights()) + 1):
+                assert len({n.block_hash_at(h) for n in net.nodes}) == 1
+        finally:
+            await net.stop_all()
+
+    asyncio.run(run())

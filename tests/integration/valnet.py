@@ -43,7 +43,11 @@ class Loopback:
         self.net, self.index = net, index
 
     def _others(self) -> list[Node]:
-        return [n for i, n in enumerate(self.net.nodes) if i != self.index and self.net.alive[i]]
+        return [
+            n
+            for i, n in enumerate(self.net.nodes)
+            if i != self.index and self.net.alive[i] and self.net.linked(self.index, i)
+        ]
 
     def _deliver(self, call: Callable[[], Any]) -> None:
         def run() -> None:
@@ -84,6 +88,7 @@ class ValNet:
         self.alive: list[bool] = []
         self.refused: list[tuple[int, Rejected]] = []
         self.evidence: list[tuple[int, EvidenceFound]] = []
+        self.groups: list[set[int]] | None = None  # a partition: only nodes of a group talk
         for i in range(validators + observers):
             secret = SECRETS[i] if i < validators else None
             config = NodeConfig(
@@ -118,7 +123,23 @@ class ValNet:
         for i in range(len(self.nodes)):
             await self.stop(i)
 
+    def linked(self, a: int, b: int) -> bool:
+        return self.groups is None or any(a in g and b in g for g in self.groups)
+
+    def partition(self, *groups: set[int]) -> None:
+        self.groups = list(groups)
+
+    def heal(self) -> None:
+        self.groups = None
+        for i, node in enumerate(self.nodes):
+            for j, other in enumerate(self.nodes):
+                if i != j and self.alive[i] and self.alive[j]:
+                    self._sync(node, other)
+
     def _sync(self, source: Node, target: Node) -> None:
+        si, ti = self.nodes.index(source), self.nodes.index(target)
+        if not self.linked(si, ti):
+            return
         for height in range(target.tip.height + 1, source.tip.height + 1):
             block = source.get_block(source.block_hash_at(height))  # type: ignore[arg-type]
             if block is not None:
@@ -132,7 +153,7 @@ class ValNet:
         if isinstance(event, EvidenceFound):
             self.evidence.append((index, event))
             for i, node in enumerate(self.nodes):
-                if i != index and self.alive[i]:
+                if i != index and self.alive[i] and self.linked(index, i):
                     with contextlib.suppress(Rejected):
                         node.engine.submit_evidence(node.chainstate, event.evidence)  # type: ignore[attr-defined]
         if isinstance(event, TipChanged):
