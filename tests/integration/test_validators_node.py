@@ -192,6 +192,7 @@ def test_api_and_explorer_show_validators_and_signers(tmp_path: Path) -> None:
                     assert block["signers"][0] in page and "Signers" in page
                     page = (await http.get("/validators")).text
                     assert "final with" in page and block["signers"][0] in page
+                    assert "online of 3" in (await http.get("/")).text
                     for path in ("/", "/chain", "/blocks", "/peers"):
                         r = await http.get(path)
                         assert r.status_code == 200, (path, r.text[:300])

@@ -105,6 +105,7 @@ async def dashboard(request: Request) -> HTMLResponse:
         tip_hash=hash_to_hex(node.tip.hash),
         difficulty=node.difficulty(),
         hash_rate=node.network_hashrate(),
+        validators=node.engine.status(node).get("validators"),  # the engine's line, if any
         mempool=stats,
         peers=connected_peers(node),
         synced=node.is_synced(),
