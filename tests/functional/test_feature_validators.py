@@ -198,7 +198,7 @@ def test_crash_at_every_point_around_signing_never_double_signs(framework: TestF
         log.info("kill at %s, then restart", point)
         victim.stop()
         victim.env = {"POWCHAIN_CRASH_AT": point}
-        victim.start()
+        victim.start(wait=False)  # it may crash before its API answers
         wait_until(lambda: not victim.running, TIMEOUT, 0.2, f"{victim.name} to crash at {point}")
         assert victim.process is not None and victim.process.returncode == 87
         victim.stop()
