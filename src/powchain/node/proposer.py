@@ -385,7 +385,14 @@ class Proposer:
                 continue
             final = block.with_trailer(encode_trailer(Signature(k, s) for k, s in counting.items()))
             try:
-                self.node.process_block(final)
+                if self.node.process_block(final):
+                    log.info(
+                        "final block %d %s (round %d, %d signatures)",
+                        self.height - 1 if self.node.tip.hash == block_hash else self.height,
+                        block.header.hash_hex,
+                        block.header.nonce,
+                        len(counting),
+                    )
             except Rejected as exc:
                 if exc.kind is not Kind.DUPLICATE:
                     log.warning("assembled block %s refused: %r", block.header.hash_hex, exc)
