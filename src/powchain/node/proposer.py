@@ -134,7 +134,7 @@ class Proposer:
     def round_start(self, round_: int) -> float:
         """Monotonic time round `round_` of the current height starts."""
         start = self._anchor + self.block_time
-        return start + sum(self.round_timeout * (r + 1) for r in range(round_))
+        return start + self.round_timeout * round_ * (round_ + 1) / 2  # sum of (r + 1) x timeout
 
     def _state(self) -> tuple[ValidatorSet, frozenset[bytes]]:
         chainstate = self.node.chainstate
@@ -182,19 +182,19 @@ class Proposer:
             return "equivocation found"
         locked = self.record.locked(self.height)
         if locked is not None and locked.block_hash not in self._proposals:
-            self._adopt_locked(locked.block)
+            self._adopt_locked(locked.block, locked.signature)
         return None
 
     # -- proposing ----------------------------------------------------------------------------
 
-    def _adopt_locked(self, raw: bytes) -> None:
-        """After a restart: the block we signed at this height is our proposal again."""
+    def _adopt_locked(self, raw: bytes, signature: bytes) -> None:
+        """After a restart: the block we signed at this height is our proposal again, with our
+        recorded signature."""
         block = Block.parse(raw)
         if block.header.prev_block != self.node.tip.hash:
             return
         self._proposals[block.hash] = block.with_trailer(b"")
-        for sig in parse_trailer(block.trailer) if block.trailer else ():
-            self._add_sig(block.hash, sig.key, sig.sig)
+        self._add_sig(block.hash, self.key, signature)
 
     def _propose(self, state: ValidatorSet) -> None:
         locked = self.record.locked(self.height)
@@ -302,7 +302,11 @@ class Proposer:
         if block.hash not in self._proposals:
             self._validate(block, state, excluded)
             self._proposals[block.hash] = block.with_trailer(b"")
-            self.round = max(self.round, round_)
+            # catch up to the round its proposer signed (the header's, not the message's,
+            # which anyone relaying could inflate), at most N rounds at once
+            self.round = max(
+                self.round, min(block.header.nonce, self.round + len(state.validators))
+            )
             for key, block_hash, sig in list(self._buffer):
                 if block_hash == block.hash:
                     self._add_sig(block_hash, key, sig)
