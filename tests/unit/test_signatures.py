@@ -138,3 +138,11 @@ def test_evidence_convicts_exactly_the_double_signers() -> None:
     assert reason(check_evidence, same, STATE) == "bad-evidence"
     apart = Evidence(a, signed_by(a, keys[:2]), b, signed_by(b, keys[2:5]))
     assert reason(check_evidence, apart, STATE) == "bad-evidence"
+
+
+def test_trailer_size_is_what_encode_writes() -> None:
+    from powchain.consensus.signatures import trailer_size
+
+    h = header()
+    for n in (1, 3, 5):
+        assert trailer_size(n) == len(encode_trailer(signed_by(h, list(STATE.validators)[:n])))

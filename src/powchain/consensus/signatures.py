@@ -31,6 +31,7 @@ __all__ = [
     "Signature",
     "signing_hash",
     "encode_trailer",
+    "trailer_size",
     "parse_trailer",
     "check_signed_block",
     "valid_signers",
@@ -52,6 +53,11 @@ class Signature:
 def signing_hash(header_hash: bytes) -> bytes:
     """The 32-byte message a validator signs for the block whose hash is `header_hash`."""
     return tagged_hash(SIGNATURE_TAG, header_hash)
+
+
+def trailer_size(signers: int) -> int:
+    """Bytes of a trailer holding `signers` signatures (CompactSize count + 96 each)."""
+    return (1 if signers < 0xFD else 3) + 96 * signers
 
 
 def encode_trailer(signatures: Iterable[Signature]) -> bytes:

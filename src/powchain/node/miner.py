@@ -88,16 +88,20 @@ def coinbase_data(extra_nonce: int) -> bytes:
     return u64(extra_nonce % 2**64) + COINBASE_MESSAGE
 
 
-def build_template(node: Node, recipient: bytes, extra_nonce: int = 0) -> Block:
+def build_template(
+    node: Node, recipient: bytes, extra_nonce: int = 0, trailer_reserve: int = 0
+) -> Block:
     """A block on top of `node.tip` paying `recipient`: valid except for proof of work.
 
     The coinbase claims subsidy(height) + the selected transactions' fees (units); header
-    nonce 0, time max(node.now(), MTP + 1), bits node.next_bits().
+    nonce 0, time max(node.now(), MTP + 1), bits node.next_bits(). `trailer_reserve` bytes
+    are left free for what the block carries beyond its transactions (validator signatures).
     """
     params: ChainParams = node.params
     tip = node.tip
     height = tip.height + 1
-    txs = node.mempool.select(node.state_view(), params.max_block_size - TEMPLATE_RESERVE)
+    budget = params.max_block_size - TEMPLATE_RESERVE - trailer_reserve
+    txs = node.mempool.select(node.state_view(), budget)
     reward = block_subsidy(height, params) + sum(tx.fee for tx in txs)
     coinbase = Transaction.coinbase(
         params.chain_id, height, recipient, reward, coinbase_data(extra_nonce)

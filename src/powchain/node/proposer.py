@@ -40,6 +40,7 @@ from ..consensus.signatures import (
     encode_trailer,
     parse_trailer,
     signing_hash,
+    trailer_size,
     valid_signers,
 )
 from ..consensus.valset import ValidatorSet, proposer_for
@@ -217,7 +218,8 @@ class Proposer:
     def _build(self, round_: int, extra_nonce: int = 0) -> Block:
         from .miner import build_template  # imports node types: import at use
 
-        template = build_template(self.node, self.key, extra_nonce)
+        reserve = trailer_size(len(self._state()[0].validators))
+        template = build_template(self.node, self.key, extra_nonce, trailer_reserve=reserve)
         return replace(template, header=template.header.with_nonce(round_))
 
     def _own_trailer(self, block: Block) -> bytes:
@@ -274,6 +276,10 @@ class Proposer:
             node.now(),
             node.params,
         )
+        body = len(block.serialize()) - len(block.trailer)
+        if body + trailer_size(len(state.validators)) > node.params.max_block_size:
+            message = "no room left for every validator's signature"
+            raise Rejected(Kind.CONSENSUS, "bad-blk-length", message)
         sigs = parse_trailer(block.trailer)
         signers = valid_signers(block.hash, sigs)
         if len(signers) != len(sigs):
