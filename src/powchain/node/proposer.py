@@ -313,8 +313,9 @@ class Proposer:
             self.round = max(
                 self.round, min(block.header.nonce, self.round + len(state.validators))
             )
-            for key, block_hash, sig in list(self._buffer):
-                if block_hash == block.hash:
+            message = signing_hash(block.hash)
+            for key, block_hash, sig in list(self._buffer):  # verified now, never trusted
+                if block_hash == block.hash and key in state and schnorr_verify(key, message, sig):
                     self._add_sig(block_hash, key, sig)
         else:
             known = self._sigs.get(block.hash, {})
