@@ -66,6 +66,8 @@ HEARTBEAT = 2.0
 other validators see us online (and a late proposer can still collect it)."""
 MIN_ROUND_TIMEOUT = 2.0
 """Shortest round (s): a block time of 0 still gives a missing proposer this long."""
+MAX_PROPOSALS_PER_KEY = 2
+"""Proposals of one proposer kept per height: the second proves equivocation, more add nothing."""
 MAX_BUFFERED = 256
 """Signatures kept for proposals not seen yet (bounded; the oldest go first)."""
 EQUIVOCATE_ENV = "POWCHAIN_TEST_EQUIVOCATE"
@@ -306,6 +308,8 @@ class Proposer:
         sender = proposer_for(state, self.height, round_)
         sigs = parse_trailer(block.trailer)
         if block.hash not in self._proposals:
+            if not self._room_for(block, state):
+                return
             self._validate(block, state, excluded)
             self._proposals[block.hash] = block.with_trailer(b"")
             # catch up to the round its proposer signed (the header's, not the message's,
@@ -332,6 +336,18 @@ class Proposer:
         if unsigned and self.record.may_sign(self.height, block.hash) is None:
             self._sign(block.with_trailer(b""))
         self._finalize(state, excluded)
+
+    def _room_for(self, block: Block, state: ValidatorSet) -> bool:
+        """At most MAX_PROPOSALS_PER_KEY proposals of one proposer per height (a second one is
+        already equivocation) and 2 x N in all: a validator cannot make us validate and keep
+        proposals without end."""
+        proposer = proposer_for(state, self.height, block.header.nonce)
+        mine = sum(
+            1
+            for b in self._proposals.values()
+            if proposer_for(state, self.height, b.header.nonce) == proposer
+        )
+        return mine < MAX_PROPOSALS_PER_KEY and len(self._proposals) < 2 * len(state.validators)
 
     def on_signature(self, block_hash: bytes, key: bytes, sig: bytes) -> None:
         """A validator's signature from a peer. Raises `Rejected(CONSENSUS, 'bad-blk-sig')`
