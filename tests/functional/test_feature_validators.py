@@ -148,7 +148,7 @@ def test_bad_signed_blocks_are_refused_and_the_peer_banned(framework: TestFramew
         peer = await FakePeer.connect(node.p2p_port)
         await peer.handshake(net.params, listen_port=free_port(), best_height=0)
         await peer.send(m.BlockMsg(_signed(block, [by_key[proposer], by_key[other]])))
-        wait_until(lambda: node.height() == 1, 30, 0.2, "the good block")
+        wait_until(lambda: node.height == 1, 30, 0.2, "the good block")
         await peer.close()
 
     asyncio.run(run())
@@ -250,7 +250,7 @@ def test_set_change_by_votes_add_a_sixth_then_remove_one(framework: TestFramewor
     assert nodes[0].validators()["threshold"] == 4
 
     def sixth_signed() -> bool:
-        top = nodes[0].height()
+        top = nodes[0].height
         return any(sixth in nodes[0].block(h)["signers"] for h in range(top - 2, top + 1))
 
     wait_until(sixth_signed, TIMEOUT, 1.0, "a block signed by the sixth")

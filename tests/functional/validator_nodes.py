@@ -106,7 +106,7 @@ class History:
     def record(self, node: NodeProcess, full: bool = False) -> int:
         """Read the node's active chain (the last few heights checked, every one when
         `full`); its height."""
-        height = node.height()
+        height = node.height
         known = self.seen.setdefault(node.index, {})
         start = 1 if full else max(1, max(known, default=0) - 5)
         for h in range(start, height + 1):
