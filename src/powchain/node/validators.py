@@ -141,7 +141,8 @@ class ValidatorNodeEngine:
         """Refuse a block unless it extends the tip with T counting signatures.
 
         Raises `Rejected`: the CONSENSUS reasons of `check_signed_block`; POLICY
-        `conflicts-final` for a validly signed block where the active chain has another one
+        `equivocator-counted` for a block final only if a validator our evidence convicts
+        counts; POLICY `conflicts-final` for a validly signed block where the active chain has another one
         (evidence is stored); MISSING_PARENT `prev-blk-not-connected` when the parent is not
         the tip (the body is asked again once it is)."""
         parent = entry.prev
@@ -151,7 +152,16 @@ class ValidatorNodeEngine:
         if parent is chainstate.tip:
             state = self.state_after(chainstate, parent)
             excluded = self.excluded(chainstate, state, entry.height)
-            check_signed_block(block.header, signatures, entry.height, state, excluded)
+            try:
+                check_signed_block(block.header, signatures, entry.height, state, excluded)
+            except Rejected as exc:
+                if not excluded or exc.reason not in ("bad-blk-quorum", "bad-proposer"):
+                    raise
+                # valid but for our (node-local) evidence: refuse, without banning the relayer
+                check_signed_block(block.header, signatures, entry.height, state)
+                raise Rejected(
+                    Kind.POLICY, "equivocator-counted", "it needs a convicted validator"
+                ) from exc
             return
         ours = chainstate.at_height(entry.height)
         if ours is not None and chainstate.in_active_chain(parent):
