@@ -143,8 +143,8 @@ class ValidatorNodeEngine:
         Raises `Rejected`: the CONSENSUS reasons of `check_signed_block`; POLICY
         `equivocator-counted` for a block final only if a validator our evidence convicts
         counts; POLICY `conflicts-final` for a validly signed block where the active chain
-        has another one (evidence is stored); MISSING_PARENT `prev-blk-not-connected` when the parent is not
-        the tip (the body is asked again once it is)."""
+        has another one (evidence is stored); MISSING_PARENT `prev-blk-not-connected` when the
+        parent is not the tip (the body is asked again once it is)."""
         parent = entry.prev
         if parent is None:
             raise Rejected(Kind.CONSENSUS, "bad-genesis", "a second genesis block")
