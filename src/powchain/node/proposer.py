@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from .node import Node
     from .validators import ValidatorNodeEngine
 
-__all__ = ["Proposer", "REPROPOSE_INTERVAL", "MIN_ROUND_TIMEOUT", "EQUIVOCATE_ENV"]
+__all__ = ["Proposer", "round_offset", "REPROPOSE_INTERVAL", "MIN_ROUND_TIMEOUT", "EQUIVOCATE_ENV"]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,12 @@ MAX_BUFFERED = 256
 EQUIVOCATE_ENV = "POWCHAIN_TEST_EQUIVOCATE"
 """Tests only: when set, this validator signs a second block at each height it proposes and
 sends it to one peer (a lying validator, for the evidence tests)."""
+
+
+def round_offset(round_: int, block_time: float, timeout: float) -> float:
+    """Seconds after the tip became final that round `round_` starts: the block time, then
+    rounds 0 .. round_ - 1 lasting timeout x 1, 2, ... (closed form of their sum)."""
+    return block_time + timeout * round_ * (round_ + 1) / 2
 
 
 class Proposer:
@@ -136,8 +142,7 @@ class Proposer:
 
     def round_start(self, round_: int) -> float:
         """Monotonic time round `round_` of the current height starts."""
-        start = self._anchor + self.block_time
-        return start + self.round_timeout * round_ * (round_ + 1) / 2  # sum of (r + 1) x timeout
+        return self._anchor + round_offset(round_, self.block_time, self.round_timeout)
 
     def _state(self) -> tuple[ValidatorSet, frozenset[bytes]]:
         chainstate = self.node.chainstate
