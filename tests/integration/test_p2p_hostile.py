@@ -191,14 +191,14 @@ async def test_notfound_counts_only_requested_blocks(net: Net) -> None:
     assert [i.hash for i in request.items] == [b.hash for b in chain]
 
     async def flood() -> None:
-        for k in range(10):  # 500,000 distinct hashes nobody asked for
+        for k in range(4):  # 200,000 distinct hashes nobody asked for
             hashes = (i.to_bytes(32, "big") for i in range(k * 50_000, (k + 1) * 50_000))
             await lacking.send(m.NotFound(tuple(m.InvItem(m.InvType.BLOCK, h) for h in hashes)))
         await lacking.send(m.Ping(3))
         await lacking.wait_for(m.Pong, timeout=60)
 
     _, retained = await measure(flood)
-    assert retained < 2, f"{retained:.1f} MB kept after 500,000 unrequested notfound hashes"
+    assert retained < 2, f"{retained:.1f} MB kept after 200,000 unrequested notfound hashes"
     assert len(pm.blockfetch.in_flight) == 5  # unrequested hashes released nothing
 
     serving = await FakePeer.connect(pm.listen_port)
@@ -321,3 +321,28 @@ async def test_addr_flood_from_one_peer_keeps_what_others_told_us(net: Net) -> N
     assert max(pm.addrman.sources().values()) == MAX_NEW_PER_SOURCE
     await honest.close()
     await attacker.close()
+
+
+# -- sibling audit: per-peer memory ----------------------------------------------------------
+
+
+@network_test
+async def test_per_peer_memory_stays_bounded_under_an_inv_flood(net: Net) -> None:
+    """150,000 fresh tx hashes announced by one peer: what the node keeps about that peer is
+    bounded in bytes (KNOWN_TXS hashes, ~3.5 MB); before, 50,000 per set (~8.5 MB each)."""
+    node, pm = await net.start("a")
+    peer = await FakePeer.connect(pm.listen_port)
+    await peer.handshake(REGTEST, listen_port=41400)
+
+    async def flood() -> None:
+        for k in range(3):
+            hashes = (i.to_bytes(32, "big") for i in range(k * 50_000, (k + 1) * 50_000))
+            await peer.send(m.Inv(tuple(m.InvItem(m.InvType.TX, h) for h in hashes)))
+        await peer.send(m.Ping(6))
+        await peer.wait_for(m.Pong, timeout=60)
+        peer.received.clear()  # the test's copies of the node's getdata answers
+
+    _, retained = await measure(flood)
+    assert retained < 5, f"{retained:.1f} MB kept for one peer after an inv flood"
+    assert pm.ban_list() == [] and pm.connected_count() == 1
+    await peer.close()

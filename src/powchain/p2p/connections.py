@@ -28,7 +28,7 @@ from . import messages as m
 from .addrman import ban_key, inbound_ban_key, is_loopback
 from .component import Component, Handler
 from .eviction import Candidate, netgroup, select_victim
-from .peer import WS_MAX_SIZE, Misbehaving, Peer, PeerGone, Refused
+from .peer import WS_MAX_QUEUE, WS_MAX_SIZE, Misbehaving, Peer, PeerGone, Refused
 
 if TYPE_CHECKING:
     from .peerman import PeerManager
@@ -172,6 +172,7 @@ class Connections(Component):
         ws = await ws_connect(
             f"ws://{host}:{port}/",
             max_size=WS_MAX_SIZE,
+            max_queue=WS_MAX_QUEUE,
             compression=None,
             ping_interval=None,
             open_timeout=self.handshake_timeout(),
