@@ -346,3 +346,17 @@ async def test_per_peer_memory_stays_bounded_under_an_inv_flood(net: Net) -> Non
     assert retained < 5, f"{retained:.1f} MB kept for one peer after an inv flood"
     assert pm.ban_list() == [] and pm.connected_count() == 1
     await peer.close()
+
+
+@network_test
+async def test_getaddr_is_answered_once_per_connection(net: Net) -> None:
+    """Each answer scans the address book: a peer repeating getaddr got one per request."""
+    node, pm = await net.start("a")
+    peer = await FakePeer.connect(pm.listen_port)
+    await peer.handshake(REGTEST, listen_port=41500)
+    for _ in range(20):
+        await peer.send(m.GetAddr())
+    await peer.send(m.Ping(8))
+    await peer.wait_for(m.Pong)
+    assert sum(isinstance(x, m.Addr) for x in peer.received) == 1
+    await peer.close()
