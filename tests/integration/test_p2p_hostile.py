@@ -20,7 +20,7 @@ from powchain.p2p.addrman import MAX_NEW_PER_SOURCE
 from powchain.p2p.peer import MAX_SEND_BYTES
 from powchain.p2p.serving import INV_CHUNK
 from tests.fakepeer import FakePeer
-from tests.integration.chainbuilder import ALICE, BOB, ChainBuilder, Key
+from tests.integration.chainbuilder import BOB, ChainBuilder, Key
 from tests.integration.test_p2p_network import (
     LOW_WORK_FORK_DEPTH,
     Net,
@@ -33,21 +33,6 @@ from tests.integration.test_p2p_network import (
 pytestmark = pytest.mark.timeout(120)
 
 MB = 1024 * 1024
-
-
-def big_blocks(builder: ChainBuilder, count: int, txs_each: int) -> list[Block]:
-    """A funded ALICE, 10 blocks to mature it, then `count` blocks of `txs_each` payments
-    carrying 4,000 bytes of data each (~4.2 KB per tx)."""
-    funded = builder.chain(1, recipient=ALICE.pub)
-    chain = funded + builder.chain(10, parent=funded[-1])
-    nonce = 0
-    for _ in range(count):
-        txs = []
-        for _ in range(txs_each):
-            txs.append(ALICE.transfer(BOB.pub, 1, nonce=nonce, data=bytes(4_000)))
-            nonce += 1
-        chain.append(builder.block(chain[-1], txs))
-    return chain
 
 
 async def measure(action: Callable[[], Awaitable[None]]) -> tuple[float, float]:
@@ -68,7 +53,7 @@ async def measure(action: Callable[[], Awaitable[None]]) -> tuple[float, float]:
 
 @network_test
 async def test_getdata_serves_every_block_to_a_peer_that_reads(net: Net) -> None:
-    chain = big_blocks(ChainBuilder(), 4, 60)
+    chain = ChainBuilder().big_blocks(4, 60)
     node, pm = await net.start("a")
     feed(node, chain)
     peer = await FakePeer.connect(pm.listen_port)
@@ -88,7 +73,7 @@ async def test_getdata_serves_every_block_to_a_peer_that_reads(net: Net) -> None
 async def test_getdata_from_a_peer_that_never_reads_holds_one_block(net: Net) -> None:
     """Before: 100 items naming 250 KB blocks queued 25 MB at once (1,500 x 978 KB grew a node
     by 1.4 GB); now at most one block waits for the peer, which is dropped (`send-timeout`)."""
-    chain = big_blocks(ChainBuilder(), 4, 60)
+    chain = ChainBuilder().big_blocks(4, 60)
     node, pm = await net.start("a", send_timeout=1.0)
     feed(node, chain)
     attacker = await FakePeer.connect(pm.listen_port, max_queue=1)

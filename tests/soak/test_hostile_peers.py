@@ -487,15 +487,8 @@ def costly_chain() -> tuple[list[Any], list[Any]]:
     """(blocks, keys): a funded ALICE, BIG_BLOCKS blocks of ~978 KB, then one block paying
     MEMPOOL_KEYS keys 0.01 coin each."""
     builder = ChainBuilder()
-    funded = builder.chain(1, recipient=ALICE.pub)
-    chain = funded + builder.chain(10, parent=funded[-1])
-    nonce = 0
-    for _ in range(BIG_BLOCKS):
-        txs = []
-        for _ in range(BIG_TXS):
-            txs.append(ALICE.transfer(BOB.pub, 1, nonce=nonce, data=bytes(4_000)))
-            nonce += 1
-        chain.append(builder.block(chain[-1], txs))
+    chain = builder.big_blocks(BIG_BLOCKS, BIG_TXS)
+    nonce = BIG_BLOCKS * BIG_TXS
     keys = [Key.named(f"soak-mempool-{i}") for i in range(MEMPOOL_KEYS)]
     pay = [ALICE.transfer(k.pub, COIN // 100, nonce=nonce + i) for i, k in enumerate(keys)]
     chain.append(builder.block(chain[-1], pay))
