@@ -398,7 +398,8 @@ async def test_invalid_transaction_is_dropped_not_banned_nor_relayed(net: Net) -
     await wait_until(lambda: b.tip.height == 11)
     peer = await FakePeer.connect(pm_a.listen_port)
     await peer.handshake(REGTEST, listen_port=40400)
-    forged = ALICE.transfer(BOB.pub, 7, nonce=0).with_signature(bytes(64))
+    # invalid against our state only (an honest race can produce it): no ban
+    forged = ALICE.transfer(BOB.pub, 10**15, nonce=0)  # more than ALICE holds
     good = ALICE.transfer(BOB.pub, 8, nonce=0)
     await peer.send(m.TxMsg(forged))
     await peer.send(m.TxMsg(good))
@@ -411,6 +412,29 @@ async def test_invalid_transaction_is_dropped_not_banned_nor_relayed(net: Net) -
     assert pm_a.ban_list() == []
     assert pm_a.connected_count() == 2
     await peer.close()
+
+
+@network_test
+async def test_transaction_with_a_bad_signature_bans_its_relayer(net: Net) -> None:
+    """Issue 11, item 7: a signature is invalid whatever our state, so its relayer is at
+    fault (before, a forged tx cost us the check and the peer nothing)."""
+    builder = ChainBuilder()
+    funded = builder.chain(1, recipient=ALICE.pub)
+    a, pm_a = await net.start("a")
+    feed(a, funded + builder.chain(10, parent=funded[-1]))
+    honest = await FakePeer.connect(pm_a.listen_port)
+    await honest.handshake(REGTEST, listen_port=40401)
+    good = ALICE.transfer(BOB.pub, 8, nonce=0)
+    await honest.send(m.TxMsg(good))  # the happy case next to it
+    await wait_until(lambda: a.mempool.get(good.txid) is not None)
+    forger = await FakePeer.connect(pm_a.listen_port)
+    await forger.handshake(REGTEST, listen_port=40402)
+    forged = ALICE.transfer(BOB.pub, 7, nonce=1).with_signature(bytes(64))
+    await forger.send(m.TxMsg(forged))
+    assert await forger.closed()
+    assert [b["reason"] for b in pm_a.ban_list()] == ["invalid-tx: bad-signature"]
+    assert a.mempool.get(forged.txid) is None and pm_a.connected_count() == 1
+    await honest.close()
 
 
 @network_test

@@ -16,7 +16,7 @@ from powchain.node.events import TipChanged, TxAccepted
 
 from . import messages as m
 from .component import Component, Handler, maybe_await
-from .peer import KnownSet, Peer
+from .peer import KnownSet, Misbehaving, Peer
 
 if TYPE_CHECKING:
     from .peerman import PeerManager
@@ -64,8 +64,10 @@ class Relay(Component):
         try:
             await maybe_await(self.node.submit_transaction(tx))
         except Rejected as exc:
-            # not a ban: a valid tx can fail against our state (nonce race, reorg)
             self._rejected_txs.add(tx.txid)
+            if exc.stateless:  # a bad signature or a malformed tx: invalid whatever our state
+                raise Misbehaving(f"invalid-tx: {exc.reason}") from exc
+            # not a ban: a valid tx can fail against our state (nonce race, reorg)
             log.debug("tx %s from %s not accepted: %r", hash_to_hex(tx.txid), peer.address, exc)
         else:
             peer.last_tx_at = time.monotonic()  # protects it from eviction
