@@ -345,3 +345,18 @@ async def test_getaddr_is_answered_once_per_connection(net: Net) -> None:
     await peer.wait_for(m.Pong)
     assert sum(isinstance(x, m.Addr) for x in peer.received) == 1
     await peer.close()
+
+
+@network_test
+async def test_a_block_over_the_size_limit_is_refused_before_it_is_parsed(net: Net) -> None:
+    """Cheap before expensive: the frame's length against max_block_size, not a parse of up
+    to 4 MiB of transactions first (the happy case: a block just under the limit, above)."""
+    node, pm = await net.start("a")
+    big = ChainBuilder().big_blocks(1, 250)[-1]
+    assert len(big.serialize()) > REGTEST.max_block_size
+    peer = await FakePeer.connect(pm.listen_port)
+    await peer.handshake(REGTEST, listen_port=41600)
+    await peer.send(m.BlockMsg(big))
+    assert await peer.closed()
+    (ban,) = pm.ban_list()
+    assert str(ban["reason"]).startswith("oversized-block")

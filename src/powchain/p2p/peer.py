@@ -19,7 +19,16 @@ from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
 from .addrman import ban_key, inbound_ban_key
-from .messages import MAX_MESSAGE_SIZE, AnyMessage, ParseError, Verack, Version, decode, encode
+from .messages import (
+    MAX_MESSAGE_SIZE,
+    AnyMessage,
+    Command,
+    ParseError,
+    Verack,
+    Version,
+    decode,
+    encode,
+)
 
 __all__ = [
     "Peer",
@@ -128,6 +137,9 @@ class Peer:
         self._drained = asyncio.Event()
         self._drained.set()
         self._closed = False
+        self.frame_limits: dict[int, int] = {}
+        """command byte -> largest frame the network allows (set by the manager from its
+        params: a block frame over max_block_size is refused before it is parsed)."""
         self.drop_reason: str | None = None
         """Why we dropped the peer for not reading (`send-queue-full`, `send-timeout`)."""
         self._close_task: asyncio.Task[None] | None = None
@@ -171,6 +183,9 @@ class Peer:
         self.last_recv = time.monotonic()
         if isinstance(frame, str):
             raise Misbehaving("text-frame")
+        limit = self.frame_limits.get(frame[0]) if frame else None
+        if limit is not None and len(frame) > limit:  # cheap before the parse it would cost
+            raise Misbehaving(f"oversized-{Command(frame[0]).name.lower()}: {len(frame)} bytes")
         started = time.perf_counter()
         try:
             message = decode(frame)
