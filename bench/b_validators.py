@@ -1,14 +1,14 @@
-"""B11 (proposal to final on every node) and B12 (blocks per second at a block time of 0) of
+"""B12 (proposal to final on every node) and B13 (blocks per second at a block time of 0) of
 validator networks (issue 14).
 
 Validator nodes with real peer managers on 127.0.0.1 sockets, all in this process and its one
 event loop (so every node's work is serialized: a pessimistic latency), block time 0.
 
-B11: for each height, from the moment its proposer built the block (`Proposer` logs
+B12: for each height, from the moment its proposer built the block (`Proposer` logs
 `proposed_at`) to the moment the last node connected it (`BlockConnected`), minus the time one
 node needs to validate such a block (`connect_block` dry run, timed in the same run: the
 bound). Target: p95 <= 100 ms beyond validation, with 4 and with 7 validators.
-B12: final blocks per second with 4 validators, each block carrying up to 1,000 payments
+B13: final blocks per second with 4 validators, each block carrying up to 1,000 payments
 (1,000 genesis-funded senders, one payment each per block); no target (a throughput).
 """
 
@@ -161,11 +161,11 @@ def run(data: Data) -> list[Row]:
     blocks = WARMUP + (5 if data.smoke else 40)
     rows: list[Row] = []
     for n in (4, 7):
-        spans, validation = asyncio.run(_latency(data.root / f"b11-{n}", n, blocks))
+        spans, validation = asyncio.run(_latency(data.root / f"b12-{n}", n, blocks))
         beyond = max(0.0, _p95(spans) - validation) * 1000
         rows.append(
             Row(
-                f"B11-{n}", f"proposal to final on all {n} validators, p95 beyond validation",
+                f"B12-{n}", f"proposal to final on all {n} validators, p95 beyond validation",
                 beyond, "ms", None, "", 100.0, "<= 100 ms", True,
                 f"{len(spans)} blocks; p95 {_p95(spans) * 1000:.1f} ms, median "
                 f"{statistics.median(spans) * 1000:.1f} ms, validation {validation * 1000:.2f} ms;"
@@ -173,10 +173,10 @@ def run(data: Data) -> list[Row]:
             )
         )  # fmt: skip
     payers = 50 if data.smoke else 1_000
-    per_s, carried = asyncio.run(_throughput(data.root / "b12", payers, 3 if data.smoke else 8))
+    per_s, carried = asyncio.run(_throughput(data.root / "b13", payers, 3 if data.smoke else 8))
     rows.append(
         Row(
-            "B12", f"final blocks per second, block time 0, ~{payers} payments a block",
+            "B13", f"final blocks per second, block time 0, ~{payers} payments a block",
             per_s, "blocks/s", None, "", None, "",
             note=f"4 validators in one process, one loop; {carried:.0f} payments per block on "
             "average, from the 2nd payment block to the last (signatures verified inline)",
