@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 MEMO_STATES = 1_024
 """Validator states kept in memory (older ones are read back from `val_states`)."""
+SCAN_BLOCKS = 200
+"""Blocks read back at start for each validator's last signed height (then kept by events)."""
 MAX_HEADERS_AHEAD = 4_000
 """Bare headers (no body yet) are indexed at most this many heights above the tip."""
 MAX_UNCONNECTED = 10_000
@@ -68,6 +70,7 @@ class ValidatorNodeEngine:
         self._tables_ready = False
         self._excluded: list[vstore.EvidenceRow] | None = None
         self.node: Node | None = None
+        self.last_signed: dict[bytes, int] = {}  # key -> highest final block it signed
 
     # -- the validator set along the chain ----------------------------------------------------
 
@@ -239,6 +242,8 @@ class ValidatorNodeEngine:
         """The proposer when the node was started with `--validator-key`."""
         self.node = node
         self._ready(node.chainstate)
+        self._backfill_signers(node)
+        node.events.subscribe(self._on_event)
         secret = getattr(node.config, "validator_secret", None)
         if node.config.mine:
             raise ValueError("a validator network has no mining: use --validator-key")
@@ -249,6 +254,25 @@ class ValidatorNodeEngine:
         proposer = Proposer(node, self, secret)
         await proposer.start()
         return proposer
+
+    def _backfill_signers(self, node: Node) -> None:
+        """`last_signed` from the last SCAN_BLOCKS blocks (once, at start)."""
+        entry = node.tip
+        for _ in range(SCAN_BLOCKS):
+            if entry.prev is None:
+                break
+            block = node.get_block(entry.hash)
+            if block is not None and block.trailer:
+                for sig in parse_trailer(block.trailer):
+                    self.last_signed.setdefault(sig.key, entry.height)
+            entry = entry.prev
+
+    def _on_event(self, event: object) -> None:
+        from .events import BlockConnected
+
+        if isinstance(event, BlockConnected) and event.block.trailer:
+            for sig in parse_trailer(event.block.trailer):
+                self.last_signed[sig.key] = max(self.last_signed.get(sig.key, 0), event.height)
 
     def validators_report(self, node: Node) -> dict[str, Any] | None:
         """The body of `GET /api/v1/validators` (node/valstatus.py)."""

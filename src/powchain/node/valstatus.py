@@ -3,7 +3,8 @@
 
 Each validator: `address`, `online` (heard within ONLINE_WINDOW s: its own signature or
 heartbeat, or its proposal in its round),
-`last_signed_height` (highest final block among the last SCAN_BLOCKS carrying its signature),
+`last_signed_height` (highest final block carrying its signature: the last 200 at start,
+then every block connected),
 `in_turn` (proposer for the next height at this node's round), `local` (the key of this node),
 `signing` and `why_not_signing` when it is not: `key not loaded` (this node has no key),
 `equivocation found`, `behind` (this node is syncing), `no quorum` (fewer than T validators
@@ -15,7 +16,6 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..consensus.signatures import parse_trailer
 from ..consensus.valset import proposer_for
 from ..core.keys import encode_address
 from ..storage.validators import EvidenceRow
@@ -24,24 +24,9 @@ if TYPE_CHECKING:
     from .node import Node
     from .validators import ValidatorNodeEngine
 
-__all__ = ["validators_report", "status_line", "evidence_json", "SCAN_BLOCKS"]
+__all__ = ["validators_report", "status_line", "evidence_json"]
 
-SCAN_BLOCKS = 200
 ONLINE_WINDOW = 10.0
-
-
-def _last_signed(node: Node, keys: tuple[bytes, ...]) -> dict[bytes, int]:
-    found: dict[bytes, int] = {}
-    entry = node.tip
-    for _ in range(SCAN_BLOCKS):
-        if entry.prev is None or len(found) == len(keys):
-            break
-        block = node.get_block(entry.hash)
-        if block is not None and block.trailer:
-            for sig in parse_trailer(block.trailer):
-                found.setdefault(sig.key, entry.height)
-        entry = entry.prev
-    return found
 
 
 def validators_report(node: Node, engine: ValidatorNodeEngine) -> dict[str, Any]:
@@ -54,7 +39,7 @@ def validators_report(node: Node, engine: ValidatorNodeEngine) -> dict[str, Any]
     round_ = getattr(proposer, "round", 0)
     heard: dict[bytes, float] = getattr(proposer, "heard", {})
     now = time.monotonic()
-    last = _last_signed(node, state.validators)
+    last = engine.last_signed
     online = {k for k in state.validators if now - heard.get(k, -1e9) <= ONLINE_WINDOW}
     if proposer is None:  # without a key this node hears signatures only in final blocks
         online = {k for k, h in last.items() if h >= chainstate.tip.height - 2}
