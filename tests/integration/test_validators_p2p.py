@@ -54,3 +54,42 @@ async def test_a_forged_signature_bans_the_peer(net: Net) -> None:
     await peer.close()
     bans = pm.ban_list()
     assert any("invalid-signature: bad-blk-sig" in str(b["reason"]) for b in bans), bans
+
+
+@network_test
+async def test_junk_and_unsolicited_validator_messages_ban_or_are_ignored(net: Net) -> None:
+    """On a validator node: junk frames of the three commands ban; well-formed but useless
+    ones (another height, an unknown block, evidence on no known parent) are ignored."""
+    import secrets
+
+    from powchain.core.block import Block, BlockHeader
+
+    started = await mesh(net, 1)  # one of four validators: no quorum, nothing moves
+    node, pm = started[0]
+    junk = [
+        bytes([c]) + b"\xff\xfe\xfd"
+        for c in (m.Command.PROPOSAL, m.Command.SIGNATURE, m.Command.EVIDENCE)
+    ]
+    for port, frame in enumerate(junk, start=41_000):
+        peer = await FakePeer.connect(pm.listen_port)
+        await peer.handshake(PARAMS, listen_port=port, best_height=0)
+        await peer.send_raw(frame)
+        assert await peer.closed(10), frame[:1]
+        await peer.close()
+    header = BlockHeader(
+        1, secrets.token_bytes(32), bytes(32), 1_700_000_001, PARAMS.genesis_bits, 0
+    )
+    useless = [
+        m.Proposal(0, Block(header, ()).with_trailer(b"\x01" + bytes(96))),
+        m.BlockSignature(secrets.token_bytes(32), node.producer.key, bytes(64)),  # type: ignore[union-attr]
+        m.EvidenceMsg(header, b"\x01" + bytes(96), header, b"\x01" + bytes(96)),
+    ]
+    peer = await FakePeer.connect(pm.listen_port)
+    await peer.handshake(PARAMS, listen_port=42_000, best_height=0)
+    for message in useless:
+        await peer.send(message)
+    await peer.send(m.Ping(7))
+    assert (await peer.wait_for(m.Pong)).nonce == 7
+    assert not await peer.closed(1)
+    await peer.close()
+    assert len(pm.ban_list()) == 3
