@@ -1,0 +1,139 @@
+"""`powchain node` and `powchain devnet`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+from click.core import ParameterSource
+
+from ..config import resolve_datadir
+from ..core.keys import AddressError
+
+if TYPE_CHECKING:
+    pass
+
+from .common import datadir_option, network_file_option, network_option, resolve_network
+from .root import main
+
+
+@main.command()
+@network_option
+@network_file_option
+@datadir_option
+@click.option("--p2p", default=None, metavar="HOST:PORT", help="P2P listen address.")
+@click.option("--api", default=None, metavar="HOST:PORT", help="REST API address (127.0.0.1).")
+@click.option("--connect", multiple=True, metavar="HOST:PORT", help="Peer to connect to.")
+@click.option("--mine/--no-mine", default=False, help="Mine blocks continuously.")
+@click.option("--miner-address", default=None, help="Address paid by mined blocks.")
+@click.option("--mining-processes", type=click.IntRange(1, 64), default=1, show_default=True)
+@click.option("--ping-interval", type=click.FloatRange(0.1), default=120.0, show_default=True)
+@click.option("--idle-timeout", type=click.FloatRange(0.1), default=1200.0, show_default=True)
+@click.option("--clock-offset", type=int, default=0, hidden=True)
+@click.option("--block-timeout", type=click.FloatRange(0.1), default=30.0, hidden=True)
+@click.option(
+    "--explorer-wallet",
+    is_flag=True,
+    help="Allow the explorer's node-side wallet even when --api is not a loopback address.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+def node(
+    network: str,
+    network_file: Path | None,
+    datadir: Path | None,
+    p2p: str | None,
+    api: str | None,
+    connect: tuple[str, ...],
+    mine: bool,
+    miner_address: str | None,
+    mining_processes: int,
+    ping_interval: float,
+    idle_timeout: float,
+    clock_offset: int,
+    block_timeout: float,
+    explorer_wallet: bool,
+    log_level: str,
+) -> None:
+    """Run a full node: P2P, REST API and (with --mine) a miner, until Ctrl-C.
+
+    Without --miner-address, --mine pays a key kept in DATADIR/miner.key.
+
+    \b
+    Examples:
+      powchain node --network regtest
+      powchain node --network devnet --mine --connect 127.0.0.1:28744
+      powchain node --network testnet --p2p 0.0.0.0:38744 --api 127.0.0.1:38745
+      powchain node --network-file mynet.toml --mine --connect 10.0.0.2:48744
+    """
+    from ..config import build_node_config
+    from ..noderun import run_node
+
+    params, loaded = resolve_network(network, network_file)
+    directory = resolve_datadir(datadir, params.name)
+    try:
+        config = build_node_config(
+            network,
+            directory,
+            p2p,
+            api,
+            connect,
+            mine,
+            miner_address,
+            mining_processes,
+            ping_interval=ping_interval,
+            idle_timeout=idle_timeout,
+            clock_offset=clock_offset,
+            block_timeout=block_timeout,
+            network_file=loaded,
+            explorer_wallet=explorer_wallet,
+        )
+    except (ValueError, AddressError) as exc:
+        raise click.BadParameter(str(exc)) from exc
+    sys.exit(run_node(config, log_level))
+
+
+@main.command()
+@click.option("--nodes", type=click.IntRange(1, 16), default=3, show_default=True)
+@click.option(
+    "--datadir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("devnet-data"),
+    show_default=True,
+    help="Parent of the nodes' data directories.",
+)
+@click.option("--traffic/--no-traffic", default=False, help="Wallets send payments and posts.")
+@click.option("--base-port", type=click.IntRange(1024, 65000), default=None, help="First port.")
+@click.option(
+    "--network-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Run your own network (a `powchain network create` file) instead of devnet; "
+    "data in ./NAME-data unless --datadir.",
+)
+def devnet(
+    nodes: int, datadir: Path, traffic: bool, base_port: int | None, network_file: Path | None
+) -> None:
+    """A local devnet: N mining `powchain node` processes on 127.0.0.1, until Ctrl-C.
+
+    \b
+    Examples:
+      powchain devnet                     # 3 nodes, data in ./devnet-data
+      powchain devnet --nodes 5 --traffic --datadir /tmp/dn
+      powchain devnet --network-file mynet.toml
+    """
+    from ..devnet import run_devnet
+
+    if network_file is not None:
+        params, _ = resolve_network("devnet", network_file)  # refuses a bad file here
+        source = click.get_current_context().get_parameter_source("datadir")
+        if source is ParameterSource.DEFAULT:
+            datadir = Path(f"{params.name}-data")
+        sys.exit(run_devnet(nodes, datadir, traffic, base_port, network_file=network_file))
+    sys.exit(run_devnet(nodes, datadir, traffic, base_port))
