@@ -1,10 +1,10 @@
 """Imports point down only (docs/architecture.md): parse every module's imports with `ast`.
 
 A module belongs to the layer of its package under `src/powchain` (`core`, `consensus`, ...);
-top-level modules (`config`, `devnet`, `noderun`, `__main__`) and the `cli` package are entry points and may
-import anything. A package or top-level module missing from the table fails the test: add it
-here and to docs/architecture.md together. Pure layers must also stay free of I/O, clocks,
-randomness and logging modules.
+top-level modules (`config`, `devnet`, `noderun`, `lockfile`, `__main__`) and the `cli` package
+are entry points and may import anything. A package or top-level module missing from the table
+fails the test: add it here and to docs/architecture.md together. Pure layers must also stay
+free of I/O, clocks, randomness and logging modules.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
-ENTRY_POINTS = {"cli", "config", "devnet", "noderun", "__main__"}
+ENTRY_POINTS = {"cli", "config", "devnet", "noderun", "lockfile", "__main__"}
 BELOW_NODE = {"core", "consensus", "policy", "storage", "node"}
 ALLOWED: dict[str, set[str]] = {
     "core": {"core"},

@@ -339,6 +339,36 @@ async def add_peer(request: Request, body: PeerRequest) -> dict[str, Any]:
     return {"address": f"{host}:{port}", "peer": info}
 
 
+@router.get("/bans")
+async def bans(request: Request) -> dict[str, Any]:
+    """Banned peers: `address` (a host, or `127.0.0.1:PORT` on loopback), `banned_at`, `until`
+    (Unix seconds) and `reason` (Core: listbanned)."""
+    node = _node(request)
+    return {"bans": node.network.ban_list() if node.network is not None else []}
+
+
+@router.delete("/bans/{address}")
+async def unban(request: Request, address: str) -> dict[str, Any]:
+    """Lift the ban of `address` as listed by GET /bans (admin; Core: setban remove); 404 when
+    there is none."""
+    require_admin(request)
+    node = _node(request)
+    if node.network is None or not node.network.unban(address[:300]):
+        raise ApiProblem(404, "not-found", f"{address[:300]} is not banned")
+    return {"unbanned": [address]}
+
+
+@router.delete("/bans")
+async def clear_bans(request: Request) -> dict[str, Any]:
+    """Lift every ban (admin; Core: clearbanned)."""
+    require_admin(request)
+    node = _node(request)
+    lifted = [str(b["address"]) for b in (node.network.ban_list() if node.network else [])]
+    for key in lifted:
+        node.network.unban(key)
+    return {"unbanned": lifted}
+
+
 @router.post("/mine")
 async def mine(request: Request, body: MineRequest) -> dict[str, Any]:
     """Mine `blocks` blocks now paying `address` (admin; networks with mine_on_demand)."""

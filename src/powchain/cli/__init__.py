@@ -9,7 +9,7 @@ sign locally. Importing this package loads neither FastAPI nor uvicorn (a test c
 
 from __future__ import annotations
 
-from . import network, query, run, send, wallet  # noqa: F401  (they register their commands)
+from . import network, peers, query, run, send, wallet  # noqa: F401  (they register commands)
 from .root import main
 
 __all__ = ["main"]

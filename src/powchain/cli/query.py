@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from ..core.hashing import hex_to_hash
-
-if TYPE_CHECKING:
-    pass
-
 from .common import Ctx, client_options, echo_json, handle_errors
 from .root import main
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 from click.core import ParameterSource
 
-from ..config import resolve_datadir
+from ..config import MAX_DEVNET_NODES, resolve_datadir
 from ..core.keys import AddressError
 
 if TYPE_CHECKING:
@@ -39,6 +39,11 @@ from .root import main
     help="Allow the explorer's node-side wallet even when --api is not a loopback address.",
 )
 @click.option(
+    "--clear-bans",
+    is_flag=True,
+    help="Lift every persisted peer ban at start (see also `powchain peers unban`).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -59,6 +64,7 @@ def node(
     clock_offset: int,
     block_timeout: float,
     explorer_wallet: bool,
+    clear_bans: bool,
     log_level: str,
 ) -> None:
     """Run a full node: P2P, REST API and (with --mine) a miner, until Ctrl-C.
@@ -96,11 +102,23 @@ def node(
         )
     except (ValueError, AddressError) as exc:
         raise click.BadParameter(str(exc)) from exc
-    sys.exit(run_node(config, log_level))
+    sys.exit(run_node(config, log_level, clear_bans=clear_bans))
 
 
 @main.command()
-@click.option("--nodes", type=click.IntRange(1, 16), default=3, show_default=True)
+@click.option(
+    "--nodes",
+    type=click.IntRange(1, MAX_DEVNET_NODES),
+    default=3,
+    show_default=True,
+    help=f"How many nodes (at most {MAX_DEVNET_NODES}).",
+)
+@click.option(
+    "--miners",
+    type=click.IntRange(0, MAX_DEVNET_NODES),
+    default=None,
+    help="How many of them mine [all up to 4 nodes, else 3]; the others only relay.",
+)
 @click.option(
     "--datadir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -118,22 +136,33 @@ def node(
     "data in ./NAME-data unless --datadir.",
 )
 def devnet(
-    nodes: int, datadir: Path, traffic: bool, base_port: int | None, network_file: Path | None
+    nodes: int,
+    miners: int | None,
+    datadir: Path,
+    traffic: bool,
+    base_port: int | None,
+    network_file: Path | None,
 ) -> None:
-    """A local devnet: N mining `powchain node` processes on 127.0.0.1, until Ctrl-C.
+    """A local devnet: N `powchain node` processes on 127.0.0.1, until Ctrl-C.
+
+    The first --miners nodes mine; the others relay only. One devnet per --datadir: a second
+    one there is refused with the PID of the first.
 
     \b
     Examples:
-      powchain devnet                     # 3 nodes, data in ./devnet-data
+      powchain devnet                     # 3 mining nodes, data in ./devnet-data
       powchain devnet --nodes 5 --traffic --datadir /tmp/dn
+      powchain devnet --nodes 25          # 3 miners and 22 relay-only nodes
       powchain devnet --network-file mynet.toml
     """
     from ..devnet import run_devnet
 
+    if miners is not None and miners > nodes:
+        raise click.BadParameter(f"{miners} miners but only {nodes} nodes", param_hint="--miners")
     if network_file is not None:
         params, _ = resolve_network("devnet", network_file)  # refuses a bad file here
         source = click.get_current_context().get_parameter_source("datadir")
         if source is ParameterSource.DEFAULT:
             datadir = Path(f"{params.name}-data")
-        sys.exit(run_devnet(nodes, datadir, traffic, base_port, network_file=network_file))
-    sys.exit(run_devnet(nodes, datadir, traffic, base_port))
+        sys.exit(run_devnet(nodes, datadir, traffic, base_port, network_file, miners))
+    sys.exit(run_devnet(nodes, datadir, traffic, base_port, None, miners))

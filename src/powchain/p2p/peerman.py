@@ -394,7 +394,15 @@ class PeerManager:
         peer.push(m.GetHeaders(locator[: m.MAX_LOCATOR]))
 
     def _punish(self, peer: Peer, reason: str) -> None:
-        """Ban the peer for config.ban_seconds (24 h by default) and record why."""
+        """Ban the peer for config.ban_seconds (24 h by default) and record why.
+
+        Devnet peers on loopback are only disconnected (see `never_ban`): they are our own
+        local nodes, and a ban of one (persisted for 24 h) outlives whatever a restart or a
+        mix-up of datadirs made it send."""
+        if never_ban(self.params.name, peer.host):
+            log.warning("disconnected devnet peer %s (not banned): %s", peer.address, reason)
+            self._record_refused(peer, f"disconnected: {reason}")
+            return
         seconds = int(self._cfg("ban_seconds", 86_400))
         assert self.addrman is not None
         self.addrman.ban(peer.ban_key, self._now(), seconds, reason)
@@ -794,6 +802,15 @@ class PeerManager:
 
     def _is_self(self, target: tuple[str, int]) -> bool:
         return is_loopback(target[0]) and target[1] == self.listen_port
+
+
+NEVER_BAN_NETWORKS = frozenset({"devnet"})
+"""Networks whose loopback peers are disconnected for misbehaviour, never banned."""
+
+
+def never_ban(network: str, host: str) -> bool:
+    """True for a loopback peer of a local devnet (`powchain devnet` runs every node there)."""
+    return network in NEVER_BAN_NETWORKS and is_loopback(host)
 
 
 def peer_check(manager: PeerManager, peer: Peer) -> Callable[[m.Version], None]:
