@@ -161,3 +161,17 @@ def test_restart_within_seconds_keeps_the_ports(tmp_path: Path) -> None:
         )
     finally:
         stop_devnet(again, out2)
+
+
+def test_peers_commands_and_clear_bans(framework: TestFramework) -> None:
+    node = framework.add_node(extra_args=["--clear-bans"])
+    assert "cleared 0 peer ban(s) (--clear-bans)" in node.log_text()
+    common = ["--network", "regtest", "--node", node.api_url, "--datadir", str(node.datadir)]
+    assert run(["peers", "bans", *common]).stdout.strip() == "no bans"
+    assert run(["peers", "list", *common]).stdout.strip() == "no peers"
+    assert run(["peers", "unban", "--all", *common]).stdout.strip() == "no bans"
+    missing = run(["peers", "unban", "127.0.0.1:1", *common])
+    assert missing.returncode == 1
+    assert "127.0.0.1:1 is not banned" in missing.stderr
+    neither = run(["peers", "unban", *common])
+    assert neither.returncode == 1 and "give either ADDRESS or --all" in neither.stderr
