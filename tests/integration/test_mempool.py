@@ -166,11 +166,11 @@ def test_funds_must_cover_the_whole_queue_up_to_the_nonce() -> None:
 def test_a_fee_bump_drops_later_nonces_it_makes_unaffordable() -> None:
     pool = new_pool()
     view = DictView({A: AccountState(balance=3_000)})
-    first = make_tx(ALICE, 0, amount=0, fee=1_000)
+    first = make_tx(ALICE, 0, amount=1, fee=1_000)  # 0 coins without data: not standard
     pool.accept(first, view, NOW)
-    later = make_tx(ALICE, 1, amount=0, fee=1_000)
+    later = make_tx(ALICE, 1, amount=1, fee=1_000)
     pool.accept(later, view, NOW)
-    bump = make_tx(ALICE, 0, amount=0, fee=2_500)
+    bump = make_tx(ALICE, 0, amount=1, fee=2_500)
     assert pool.accept(bump, view, NOW) == [first.txid, later.txid]
     assert bump.txid in pool and later.txid not in pool
 
@@ -224,8 +224,8 @@ def test_select_orders_by_fee_rate_and_respects_each_senders_nonces() -> None:
 
 def test_select_skips_what_the_current_state_cannot_pay() -> None:
     pool = new_pool()
-    pool.accept(make_tx(ALICE, 0, amount=0, fee=1_000), DictView({A: AccountState(5_000)}), NOW)
-    pool.accept(make_tx(ALICE, 1, amount=0, fee=1_000), DictView({A: AccountState(5_000)}), NOW)
+    pool.accept(make_tx(ALICE, 0, amount=1, fee=1_000), DictView({A: AccountState(5_000)}), NOW)
+    pool.accept(make_tx(ALICE, 1, amount=1, fee=1_000), DictView({A: AccountState(5_000)}), NOW)
     poorer = DictView({A: AccountState(1_500)})
     assert [t.nonce for t in pool.select(poorer, 100_000)] == [0]
 

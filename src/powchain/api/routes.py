@@ -18,6 +18,7 @@ from ..core.hashing import hash_to_hex, hex_to_hash
 from ..core.keys import AddressError, decode_address
 from ..core.transaction import Transaction
 from .errors import ApiProblem
+from .history import history_page
 from .metrics import CONTENT_TYPE
 from .schemas import (
     MineRequest,
@@ -124,7 +125,13 @@ async def status(request: Request) -> dict[str, Any]:
         "peers": connected_peers(node),
         "synced": bool(node.is_synced()),
         "version": __version__,
+        "p2p_port": _p2p_port(node),
     }
+
+
+def _p2p_port(node: Any) -> int | None:
+    """The port this node listens on for peers (None without networking)."""
+    return getattr(node.network, "listen_port", None) or None
 
 
 @router.get("/blocks")
@@ -245,21 +252,27 @@ async def account_txs(
     cursor: str | None = Query(None, max_length=100),
     limit: int = Query(20, ge=1, le=MAX_LIST),
 ) -> dict[str, Any]:
-    """The address's transactions, newest first; pass `next_cursor` back as `cursor`."""
+    """The address's confirmed transactions, newest first, one entry per transaction:
+    `direction` (`in`, `out`, or `self` for a post or a payment to oneself), `delta` (signed
+    units: what it did to balance + immature) and `balance_after` (balance + immature after
+    it, units); the deltas of all pages sum to balance + immature. Pass `next_cursor` back as
+    `cursor` for older ones."""
     node = _node(request)
     pub = parse_address(node, address)
     try:
-        items, next_cursor = node.address_history(pub, cursor or None, limit)
+        rows, next_cursor = history_page(node, pub, cursor or None, limit)
     except ValueError as exc:
         raise ApiProblem(400, "bad-cursor", "cursor must be a next_cursor from a page") from exc
     txs = []
-    for item in items:
-        found = node.get_transaction(item.txid)
-        if found is not None:
-            entry = _lookup_json(node, found)
-            entry["direction"] = getattr(item, "direction", None)
-            txs.append(entry)
+    for row in rows:
+        entry = _lookup_json(node, row.found)
+        entry["direction"] = DIRECTIONS[row.kind]
+        entry.update(delta=row.delta, balance_after=row.balance_after)
+        txs.append(entry)
     return {"address": address, "txs": txs, "next_cursor": next_cursor}
+
+
+DIRECTIONS = {"received": "in", "coinbase": "in", "sent": "out", "self": "self"}
 
 
 @router.get("/posts")
@@ -334,6 +347,10 @@ async def add_peer(request: Request, body: PeerRequest) -> dict[str, Any]:
         info = await asyncio.wait_for(node.network.connect(host, port), 30)
     except TimeoutError as exc:
         raise ApiProblem(504, "connect-timeout", f"no handshake with {host}:{port}") from exc
+    except ConnectionError as exc:  # the dialer's reason, one line
+        reason = str(exc)
+        error = "not-a-p2p-port" if reason.startswith("not-a-p2p-port") else "connect-failed"
+        raise ApiProblem(502, error, f"cannot connect to {host}:{port}: {reason}") from exc
     except OSError as exc:
         raise ApiProblem(502, "connect-failed", f"cannot connect to {host}:{port}: {exc}") from exc
     return {"address": f"{host}:{port}", "peer": info}

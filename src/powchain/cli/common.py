@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -14,7 +15,7 @@ from ..api.cookie import read_cookie
 from ..config import NETWORK_FILE_ENV, default_api_url, resolve_datadir
 from ..consensus.netfile import NetworkFile, NetworkFileError
 from ..core.params import NETWORKS, ChainParams
-from ..core.units import parse_coins
+from ..core.units import format_coins, parse_coins
 
 if TYPE_CHECKING:
     from ..wallet.client import NodeClient
@@ -115,13 +116,44 @@ class Ctx:
         self.params: ChainParams = resolve_network(network, network_file)[0]
         self.datadir = resolve_datadir(datadir, self.params.name)
         self.url = node_url or default_api_url(self.params)
+        self.default_url = node_url is None
         self.wallet_file = wallet_file or self.datadir / "wallet.json"
         self.fee: int | None = None  # units; None = the default fee for the size
+        self.remote: dict[str, Any] = {}  # the node's GET /status, read by client()
 
     def client(self) -> NodeClient:
-        from ..wallet.client import NodeClient
+        """A client of the node, after checking that it is one and on our network: one line
+        (and exit 1) for no node there, a P2P port given as --node, another network."""
+        from ..wallet.client import ApiError, NodeClient
 
-        return NodeClient(self.url, token=read_cookie(self.datadir))
+        client = NodeClient(self.url, token=read_cookie(self.datadir))
+        try:
+            self.remote = client.status()
+        except ApiError as exc:
+            client.close()
+            fail(self._unreachable(exc))
+        if self.remote.get("chain_id") != self.params.chain_id:
+            client.close()
+            fail(
+                f"the node at {self.url} is on {self.remote.get('network')}, not "
+                f"{self.params.name}: give --network {self.remote.get('network')} (or the "
+                f"--network-file of its network), or --node of a {self.params.name} node"
+            )
+        return client
+
+    def _unreachable(self, exc: Any) -> str:
+        if exc.status == 426:  # a P2P port: our P2P server says where the API is
+            said = exc.message.strip().rstrip(".")
+            return f"{self.url} is not a REST API: {said}"
+        if exc.status == 0 and self.default_url:
+            return (
+                f"no node answers at {self.url}, the default API address of "
+                f"{self.params.name}: start one (`powchain node --network {self.params.name}`), "
+                "or say which node with --network NAME or --node URL"
+            )
+        if exc.status == 0:
+            return f"no node answers at {self.url} (is it running? is the port its API port?)"
+        return f"{self.url} does not answer as a powchain node (HTTP {exc.status}: {exc.error})"
 
     def load_key(self, name: str | None) -> WalletKey:
         from ..wallet.keystore import Keystore, read_passphrase
@@ -154,7 +186,7 @@ def handle_errors(f: F) -> F:
         try:
             return f(*args, **kwargs)
         except ApiError as exc:
-            fail(f"node: {exc.error}: {exc.message}")
+            fail(f"node: {exc.error}: {humanize(exc.message)}")
         except KeystoreError as exc:
             fail(f"wallet: {exc}")
         return None
@@ -169,3 +201,34 @@ def coins_arg(value: str, what: str) -> int:
         return parse_coins(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint=what) from exc
+
+
+MONEY_KEYS = frozenset(
+    {"amount", "fee", "balance", "immature", "pending_balance", "total_fees", "delta"}
+    | {"balance_after", "subsidy"}
+)
+"""Fields of API answers that hold base units; people read them as coins."""
+_UNITS = re.compile(r"\b(\d+) units\b")
+_BARE = re.compile(r"\b(needs|got|at least) (\d+)(?![.\d])(?! (?:bytes|coins|blocks))")
+
+
+def humanize(message: str) -> str:
+    """A node's message with every amount in coins: `sender holds 2349999342 units, needs
+    100000000000316` -> `sender holds 23.49999342 coins, needs 1000000.00000316 coins`."""
+    message = _UNITS.sub(lambda m: f"{format_coins(int(m.group(1)))} coins", message)
+    return _BARE.sub(lambda m: f"{m.group(1)} {format_coins(int(m.group(2)))} coins", message)
+
+
+def coins_view(data: Any) -> Any:
+    """An API answer for people: every money field (MONEY_KEYS) as a coin string with 8
+    decimals (`"amount": "250.00000000"`); everything else unchanged."""
+    if isinstance(data, dict):
+        return {
+            k: format_coins(v)
+            if k in MONEY_KEYS and isinstance(v, int) and not isinstance(v, bool)
+            else coins_view(v)
+            for k, v in data.items()
+        }
+    if isinstance(data, list):
+        return [coins_view(v) for v in data]
+    return data

@@ -69,13 +69,26 @@ def list_keys(**opts: Any) -> None:
         click.echo(f"{key.name}\t{key.address(ctx.params.hrp)}")
 
 
+def key_address(ctx: Ctx, name: str | None) -> str:
+    """The address of key `name` (default: the first) without the passphrase (it is public,
+    kept beside the keys); an older wallet file asks for it once and then keeps it too."""
+    from ..wallet.keystore import Keystore, KeystoreError
+
+    try:
+        return Keystore.first_address(ctx.wallet_file, ctx.params.hrp, name)
+    except KeystoreError as exc:
+        if not ctx.wallet_file.exists() or "keeps no public addresses" not in str(exc):
+            raise
+    return ctx.load_key(name).address(ctx.params.hrp)
+
+
 @wallet.command()
 @wallet_options
 @handle_errors
 def address(**opts: Any) -> None:
-    """Print the address of a key (to receive payments)."""
+    """Print the address of a key (to receive payments); no passphrase needed."""
     ctx = Ctx(**ctx_args(opts))
-    click.echo(ctx.load_key(opts["key_name"]).address(ctx.params.hrp))
+    click.echo(key_address(ctx, opts["key_name"]))
 
 
 @wallet.command()
@@ -84,7 +97,7 @@ def address(**opts: Any) -> None:
 def balance(**opts: Any) -> None:
     """Show spendable, immature and pending balance (in coins) of a key."""
     ctx = Ctx(**ctx_args(opts))
-    addr = ctx.load_key(opts["key_name"]).address(ctx.params.hrp)
+    addr = key_address(ctx, opts["key_name"])
     with ctx.client() as client:
         info = client.account(addr)
     click.echo(f"{'address':<15} {addr}")
@@ -93,19 +106,57 @@ def balance(**opts: Any) -> None:
     click.echo(f"{'nonce':<15} {info['nonce']} (next {info['next_nonce']})")
 
 
+KINDS = {"in": "received", "out": "sent", "self": "self"}
+HISTORY_HEADER = (
+    f"{'height':>7}  {'txid':<16}  {'kind':<8}  {'amount':>18}  {'fee':>12}  "
+    f"{'change':>19}  {'balance':>18}"
+)
+
+
+def history_line(item: dict[str, Any]) -> str:
+    """One row of `wallet history`: coins with 8 decimals, the running balance last."""
+    kind = "coinbase" if item.get("coinbase") else KINDS.get(str(item.get("direction")), "?")
+    delta = int(item["delta"])
+    fee = int(item["fee"]) if kind in ("sent", "self") else 0
+    sign = "+" if delta >= 0 else "-"
+    text = f"  post: {item['post']}" if item.get("post") else ""
+    return (
+        f"{item['height']:>7}  {item['txid'][:16]:<16}  {kind:<8}  "
+        f"{format_coins(int(item['amount'])):>18}  {format_coins(fee):>12}  "
+        f"{sign + format_coins(abs(delta)):>19}  {format_coins(int(item['balance_after'])):>18}"
+        f"{text}"
+    )
+
+
 @wallet.command()
-@click.option("--limit", type=click.IntRange(1, 100), default=20, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @wallet_options
 @handle_errors
 def history(limit: int, **opts: Any) -> None:
-    """List a key's transactions, newest first."""
+    """List a key's confirmed transactions, newest first: one row each, with the amount, the
+    fee this key paid, the change to its balance and the balance after it (spendable plus
+    immature coinbase). The changes of all rows add up to the balance."""
     ctx = Ctx(**ctx_args(opts))
-    addr = ctx.load_key(opts["key_name"]).address(ctx.params.hrp)
+    addr = key_address(ctx, opts["key_name"])
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
     with ctx.client() as client:
-        page = client.account_txs(addr, limit=limit)
-    for item in page["txs"]:
-        sign = "-" if item.get("sender") == addr else "+"
-        where = f"height {item['height']}" if item["status"] == "confirmed" else "pending"
-        text = f"  post: {item['post']}" if item.get("post") else ""
-        amount = format_coins(int(item["amount"]))
-        click.echo(f"{item['txid']}  {sign}{amount}  {where}{text}")
+        while len(items) < limit:
+            page = client.account_txs(addr, cursor=cursor, limit=min(100, limit - len(items)))
+            items += page["txs"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        info = client.account(addr)
+    if not items:
+        click.echo("no confirmed transactions")
+        return
+    click.echo(HISTORY_HEADER)
+    for item in items:
+        click.echo(history_line(item))
+    total = int(info["balance"]) + int(info["immature"])
+    more = " (older rows not shown: raise --limit)" if cursor else ""
+    click.echo(
+        f"balance {format_coins(total)} coins = spendable {format_coins(int(info['balance']))}"
+        f" + immature {format_coins(int(info['immature']))}{more}"
+    )

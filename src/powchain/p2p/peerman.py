@@ -21,11 +21,13 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from websockets.asyncio.client import connect as ws_connect
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import WebSocketException
+from websockets.exceptions import InvalidStatus, WebSocketException
+from websockets.http11 import Request, Response
 
 from powchain.consensus.errors import Kind, Rejected
 from powchain.consensus.pow import block_work
@@ -160,6 +162,7 @@ class PeerManager:
                 max_size=WS_MAX_SIZE,
                 compression=None,
                 ping_interval=None,
+                process_request=self._plain_http,
             )
             self.listen_port = self._server.sockets[0].getsockname()[1]
             log.info("p2p listening on port %d", self.listen_port)
@@ -247,20 +250,35 @@ class PeerManager:
             return
         await self._run(peer, None)
 
+    def _plain_http(self, connection: ServerConnection, request: Request) -> Response | None:
+        """A request that is not a WebSocket upgrade (curl, a browser, `powchain --node` given
+        this port) gets 426 with one line saying what this port is and where the API is."""
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return None
+        host = str(self._cfg("api_host", "127.0.0.1"))
+        if host in ("0.0.0.0", "::", ""):
+            host = request.headers.get("Host", "127.0.0.1").rpartition(":")[0] or "127.0.0.1"
+        api = f"http://{host}:{self._cfg('api_port', self.params.api_port)}"
+        text = f"this is the P2P port of a powchain node ({self.params.name}); its API is {api}\n"
+        return connection.respond(HTTPStatus.UPGRADE_REQUIRED, text)
+
     async def _dial(self, target: tuple[str, int], ready: asyncio.Future[Peer] | None) -> None:
         host, port = target
         self._dialing.add(target)
         backoff = self._targets.setdefault(target, _Backoff())
         try:
             peer = await self._open(host, port)
+        except InvalidStatus as exc:  # an HTTP server that is not a peer (e.g. a REST API)
+            status = exc.response.status_code
+            reason = (
+                f"not-a-p2p-port: {host}:{port} answered HTTP {status}, not a WebSocket "
+                "handshake (is it a node's REST API? `powchain status` shows its p2p_port)"
+            )
+            self._dial_failed(target, backoff, reason, ready)
+            return
         except (OSError, TimeoutError, WebSocketException, Refused) as exc:
             reason = getattr(exc, "reason", None) or f"connect-failed: {exc!r}"
-            log.info("cannot connect to %s:%d: %s", host, port, reason)
-            backoff.failed(time.monotonic())
-            if self.addrman is not None:
-                self.addrman.mark_failed(host, port)
-            if ready is not None and not ready.done():
-                ready.set_exception(ConnectionError(reason))
+            self._dial_failed(target, backoff, reason, ready)
             return
         finally:
             self._dialing.discard(target)
@@ -273,6 +291,21 @@ class PeerManager:
                 backoff.succeeded(time.monotonic())
             else:
                 backoff.failed(time.monotonic())
+
+    def _dial_failed(
+        self,
+        target: tuple[str, int],
+        backoff: _Backoff,
+        reason: str,
+        ready: asyncio.Future[Peer] | None,
+    ) -> None:
+        host, port = target
+        log.info("cannot connect to %s:%d: %s", host, port, reason)
+        backoff.failed(time.monotonic())
+        if self.addrman is not None:
+            self.addrman.mark_failed(host, port)
+        if ready is not None and not ready.done():
+            ready.set_exception(ConnectionError(reason))
 
     async def _open(self, host: str, port: int) -> Peer:
         assert self.addrman is not None

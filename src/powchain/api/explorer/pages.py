@@ -19,6 +19,7 @@ from ...consensus.errors import Rejected
 from ...core.hashing import hash_to_hex, hex_to_hash
 from ...core.keys import AddressError, decode_address
 from ...core.units import parse_coins
+from ..history import history_page
 from ..nodewallet import NodeWallet, WalletDisabled
 from ..routes import connected_peers, mempool_stats
 from ..schemas import address_or_none
@@ -188,15 +189,20 @@ async def address(
     node = _node(request)
     try:
         pub = decode_address(address, node.params.hrp)
-        items, next_cursor = node.address_history(pub, cursor or None, PAGE)
+        page, next_cursor = history_page(node, pub, cursor or None, PAGE)
     except (AddressError, ValueError):
         return _not_found(request, f"address {address}")
-    rows = []
-    for item in items:
-        found = node.get_transaction(item.txid)
-        if found is not None:
-            view = present.tx_view(found.tx, node.params)
-            rows.append({"tx": view, "height": found.height, "direction": item.direction})
+    rows = [
+        {
+            "tx": present.tx_view(row.found.tx, node.params),
+            "height": row.found.height,
+            "kind": row.kind,
+            "delta": row.delta,
+            "fee": row.fee_paid,
+            "balance_after": row.balance_after,
+        }
+        for row in page
+    ]
     return _render(
         request,
         "address.html",
