@@ -91,3 +91,18 @@ async def test_clear_bans_empties_the_persisted_list(net: Net) -> None:
     assert len(pm.ban_list()) == 2
     assert AddrMan(node.db).clear_bans() == 2
     assert pm.ban_list() == []
+
+
+@network_test
+async def test_peers_table_height_of_a_synced_peer(net: Net) -> None:
+    """A's row for B shows B's height once B has synced from A (it stayed at B's handshake
+    height, 0, because B never announces A's own blocks back to A)."""
+    from tests.integration.chainbuilder import ChainBuilder
+
+    chain = ChainBuilder().chain(12)
+    a, pm_a = await net.start("a")
+    for block in chain:
+        a.process_block(block)
+    b, _ = await net.start("b", connect=[f"127.0.0.1:{pm_a.listen_port}"])
+    await wait_until(lambda: b.tip.hash == chain[-1].hash)
+    await wait_until(lambda: [p["height"] for p in pm_a.peer_info()] == [12])

@@ -511,6 +511,7 @@ class PeerManager:
                     missing.append(item)
                 else:
                     peer.push_frame(m.encode_block_raw(raw))
+                    self._peer_has(peer, item.hash)
             else:
                 tx = self.node.mempool.get(item.hash)
                 if tx is None:
@@ -527,7 +528,17 @@ class PeerManager:
             self._lacks.setdefault(id(peer), set()).update(blocks)
             self._request_blocks()
 
+    def _peer_has(self, peer: Peer, block_hash: bytes) -> None:
+        """The peer has (or is being sent) this block: its height counts as the peer's
+        (Core: synced_blocks). A peer we announce to never announces back, and kept the
+        height of its handshake in the peers table otherwise."""
+        entry = self.node.entry(block_hash)
+        if entry is not None:
+            peer.best_height = max(peer.best_height, entry.height)
+
     def _on_getheaders(self, peer: Peer, message: m.GetHeaders) -> None:
+        if message.locator:  # the first locator hash is the peer's tip
+            self._peer_has(peer, message.locator[0])
         headers = self.node.headers_after(list(message.locator), message.stop, m.MAX_HEADERS)
         peer.push(m.Headers(tuple(headers)[: m.MAX_HEADERS]))
 
