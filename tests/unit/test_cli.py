@@ -27,6 +27,11 @@ COMMANDS = [
     ["wallet", "balance"],
     ["wallet", "send"],
     ["wallet", "history"],
+    ["mine"],
+    ["peers"],
+    ["peers", "list"],
+    ["peers", "bans"],
+    ["peers", "unban"],
 ]
 
 
