@@ -12,7 +12,7 @@ import httpx
 from powchain.api.app import create_app
 from powchain.core.params import DEVNET, REGTEST
 from powchain.p2p.addrman import AddrMan
-from powchain.p2p.peerman import never_ban
+from powchain.p2p.connections import never_ban
 from tests.fakepeer import FakePeer
 from tests.integration.test_p2p_network import Net, network_test, wait_until
 
@@ -51,7 +51,8 @@ async def test_regtest_loopback_peer_is_still_banned(net: Net) -> None:
     await peer.handshake(REGTEST, listen_port=40012)
     await peer.send_raw(b"\xff\x00garbage")
     assert await peer.closed()
-    assert [b["address"] for b in pm.ban_list()] == ["127.0.0.1:40012"]
+    (ban,) = pm.ban_list()
+    assert str(ban["address"]).startswith("127.0.0.1:40012")
 
 
 @network_test

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.units import MAX_MONEY
+from .bounds import parse_cursor as bounds_cursor
 
 __all__ = ["HistoryRow", "history_page", "parse_cursor"]
 
@@ -37,20 +38,28 @@ class HistoryRow:
     kind: str
     delta: int
     fee_paid: int
-    balance_after: int
+    balance_after: int | None
 
 
-def parse_cursor(cursor: str) -> tuple[str, int]:
-    """(index cursor, carried balance) from a history cursor; ValueError when malformed."""
+def parse_cursor(cursor: str) -> tuple[str, int | None]:
+    """(index cursor, carried balance) from a history cursor; ValueError when malformed. A
+    bare index cursor (`HEIGHT:POS:DIRECTION`, without the balance) is accepted too: its rows
+    then have no `balance_after` (working it out would cost every newer row)."""
     if len(cursor) > MAX_CURSOR:
         raise ValueError("malformed cursor")
-    index_cursor, sep, carried = cursor.rpartition(":")
-    if not sep or not carried.lstrip("-").isdigit() or len(carried) > 20:
+    balance: int | None = None
+    if cursor.count(":") == 3:
+        cursor, _, carried = cursor.rpartition(":")
+        digits = carried[1:] if carried.startswith("-") else carried
+        if not digits.isascii() or not digits.isdigit() or len(carried) > 20:
+            raise ValueError("malformed cursor")
+        balance = int(carried)
+        if not -MAX_MONEY <= balance <= MAX_MONEY:
+            raise ValueError("malformed cursor")
+    checked = bounds_cursor(cursor)  # the index part: shape and SQLite's range
+    if checked is None:
         raise ValueError("malformed cursor")
-    balance = int(carried)
-    if not -MAX_MONEY <= balance <= MAX_MONEY:
-        raise ValueError("malformed cursor")
-    return index_cursor, balance
+    return checked, balance
 
 
 def _kind_and_delta(tx: Any, pub: bytes) -> tuple[str, int, int]:
@@ -68,6 +77,7 @@ def history_page(
 ) -> tuple[list[HistoryRow], str | None]:
     """Up to `limit` transactions of `pub`, newest first, and the next page's cursor (None on
     the last page). Raises ValueError for a malformed cursor."""
+    running: int | None
     if cursor:
         index_cursor: str | None
         index_cursor, running = parse_cursor(cursor)
@@ -91,8 +101,9 @@ def history_page(
             continue
         kind, delta, fee = _kind_and_delta(found.tx, pub)
         rows.append(HistoryRow(found, kind, delta, fee, running))
-        running -= delta
+        running = None if running is None else running - delta
         last = item
     if more is None or last is None:
         return rows, None
-    return rows, f"{last.height}:{last.pos}:{last.direction}:{running}"
+    carried = "" if running is None else f":{running}"
+    return rows, f"{last.height}:{last.pos}:{last.direction}{carried}"

@@ -34,7 +34,10 @@ def _show(data: Any, raw: bool) -> None:
 def status(
     network: str, datadir: Path | None, node_url: str | None, network_file: Path | None
 ) -> None:
-    """Show the node's network, tip, difficulty, mempool and peers.
+    """Show the node's network, tip, difficulty, mempool, peers and hash rates.
+
+    The JSON goes to stdout; a line comparing the network's estimated hash rate with this
+    node's miner goes to stderr.
 
     \b
     Example:
@@ -42,7 +45,19 @@ def status(
     """
     ctx = Ctx(network, datadir, node_url, network_file=network_file)
     with ctx.client():
-        echo_json(ctx.remote)
+        answer = ctx.remote
+    echo_json(answer)
+    click.echo(_hashrate_line(answer), err=True)
+
+
+def _hashrate_line(status: dict[str, Any]) -> str:
+    """'hash rate: network ~2.94 MH/s (estimated, last 120 blocks), this node's miner 2.9 MH/s'."""
+    from ..node.hashrate import format_rate
+
+    network = format_rate(status.get("network_hashrate"))
+    mine = status.get("miner_hashrate")
+    ours = "not mining" if mine is None else format_rate(mine)
+    return f"hash rate: network ~{network} (estimated, last 120 blocks), this node's miner {ours}"
 
 
 @main.command()
