@@ -92,6 +92,7 @@ async def test_status_at_genesis(api: Api) -> None:
     assert s["bits"] == "207fffff"
     assert s["mempool_size"] == 0 and s["peers"] == 0
     assert set(s) >= {"difficulty", "chainwork", "synced", "version"}
+    assert s["network_hashrate"] is None and s["miner_hashrate"] is None  # no blocks, no miner
 
 
 async def test_cookie_is_private(api: Api, tmp_path: Path) -> None:
@@ -460,6 +461,9 @@ async def test_metrics_docs_and_index(api: Api) -> None:
     assert "powchain_blocks_connected_total 2.0" in text
     assert "powchain_mempool_transactions 0.0" in text
     assert "powchain_miner_hashes_total 0.0" in text  # on-demand blocks: no miner running
+    assert "powchain_network_hashrate " in text
+    status = (await api.http.get("/api/v1/status")).json()
+    assert isinstance(status["network_hashrate"], float | None)
     assert (await api.http.get("/docs")).status_code == 200
     schema = (await api.http.get("/openapi.json")).json()
     assert "/api/v1/accounts/{address}" in schema["paths"]

@@ -265,7 +265,11 @@ def test_bad_header_is_rejected_in_a_batch(cs: ChainState, builder: ChainBuilder
     with pytest.raises(Rejected) as err:
         accept_headers(cs, [blocks[0].header, blocks[1].header, bad.header], NOW)
     assert err.value.reason == "bad-diffbits"
-    assert cs.get(blocks[1].hash) is not None and cs.get(bad.hash) is None
+    # issue 11: nothing of a message with a bad header is indexed, in memory or on disk
+    assert [cs.get(b.hash) for b in (blocks[0], blocks[1], bad)] == [None, None, None]
+    assert cs.best_header is not None and cs.best_header.height == 0
+    assert cs.db.query_one("SELECT count(*) FROM block_index") == (1,)
+    assert len(accept_headers(cs, [blocks[0].header, blocks[1].header], NOW)) == 2
 
 
 def test_locator_and_headers_after(cs: ChainState, builder: ChainBuilder) -> None:

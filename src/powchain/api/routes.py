@@ -107,7 +107,9 @@ def connected_peers(node: Any) -> int:
 
 @router.get("/status")
 async def status(request: Request) -> dict[str, Any]:
-    """Tip, difficulty, mempool size, peer count and sync state of the node."""
+    """Tip, difficulty, mempool size, peer count and sync state of the node; hash rates in
+    hashes/s: `network_hashrate` estimated from the chainwork of the last 120 blocks over their
+    timestamps, `miner_hashrate` this node's miner (null when unknown)."""
     node = _node(request)
     tip = node.tip
     return {
@@ -118,6 +120,8 @@ async def status(request: Request) -> dict[str, Any]:
         "bits": bits_hex(tip.header.bits),
         "difficulty": node.difficulty(),
         "chainwork": work_hex(tip.chainwork),
+        "network_hashrate": node.network_hashrate(),
+        "miner_hashrate": node.miner_hashrate(),
         "mempool_size": len(node.mempool),
         "peers": connected_peers(node),
         "synced": bool(node.is_synced()),

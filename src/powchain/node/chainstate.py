@@ -178,6 +178,19 @@ class ChainState:
         ):
             self.best_header = entry
 
+    def unlink_headers(self, added: list[IndexEntry], best_before: IndexEntry | None) -> None:
+        """Forget header-only entries just indexed (newest last) whose SQLite rows were rolled
+        back: a headers message is indexed whole or not at all (issue 11)."""
+        for entry in reversed(added):
+            self.entries.pop(entry.hash, None)
+            if entry.prev is not None:
+                siblings = self._children.get(entry.prev.hash, [])
+                if entry in siblings:
+                    siblings.remove(entry)
+                if not siblings:
+                    self._children.pop(entry.prev.hash, None)
+        self.best_header = best_before
+
     # -- queries ---------------------------------------------------------------------------
 
     @property

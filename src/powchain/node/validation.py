@@ -88,12 +88,16 @@ def raise_if_invalid(entry: IndexEntry, activation: Activation) -> None:
 def accept_headers(
     chainstate: ChainState, headers: Sequence[BlockHeader], now: int
 ) -> list[IndexEntry]:
-    """Index each header in order; returns the newly added entries. Raises `Rejected` on the
-    first bad one (those before it stay indexed)."""
+    """Index the headers in order; returns the newly added entries. Raises `Rejected` of the
+    first bad one, and then none of them is indexed."""
     added, error = index_headers(chainstate, headers, now)
     if error is not None:
         raise error
     return added
+
+
+class _Abort(Exception):
+    """Rolls back the SQLite transaction of a headers message with a bad header."""
 
 
 def index_headers(
@@ -101,18 +105,26 @@ def index_headers(
 ) -> tuple[list[IndexEntry], Rejected | None]:
     """Index headers in order in ONE SQLite transaction (one fsync for up to 2,000 headers).
 
-    Returns (newly added entries, the rejection of the first bad header or None); the headers
-    before a bad one stay indexed, so memory and disk agree.
+    Returns (newly added entries, None), or ([], the rejection of the first bad header): a
+    message with a bad header indexes nothing, in memory or on disk (issue 11: a peer cannot
+    make us index 1,999 headers for the price of one bad one).
     """
     added: list[IndexEntry] = []
-    with chainstate.db.transaction():
-        for header in headers:
-            try:
-                entry, new = chainstate.accept_header(header, now)
-            except Rejected as exc:
-                return added, exc
-            if new:
-                added.append(entry)
+    best_before = chainstate.best_header
+    error: Rejected | None = None
+    try:
+        with chainstate.db.transaction():
+            for header in headers:
+                try:
+                    entry, new = chainstate.accept_header(header, now)
+                except Rejected as exc:
+                    error = exc
+                    raise _Abort from exc
+                if new:
+                    added.append(entry)
+    except _Abort:
+        chainstate.unlink_headers(added, best_before)
+        return [], error
     return added, None
 
 
@@ -133,7 +145,7 @@ def process_block(node: Node, block: Block) -> bool:
 def process_headers(node: Node, headers: Sequence[BlockHeader]) -> int:
     """Node path for headers-first sync; returns how many were new; raises `Rejected`.
 
-    Headers before a bad one stay indexed, and their events are published before the raise.
+    A message with a bad header indexes none of them (and publishes nothing).
     """
     added, error = index_headers(node.chainstate, headers, node.now())
     for entry in added:

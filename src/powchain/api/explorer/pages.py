@@ -99,7 +99,7 @@ async def dashboard(request: Request) -> HTMLResponse:
         tip=node.tip,
         tip_hash=hash_to_hex(node.tip.hash),
         difficulty=node.difficulty(),
-        hash_rate=present.hash_rate(node),
+        hash_rate=node.network_hashrate(),
         mempool=stats,
         peers=connected_peers(node),
         synced=node.is_synced(),
