@@ -209,6 +209,26 @@ def main() -> None:
 @click.option("--clock-offset", type=int, default=0, hidden=True)
 @click.option("--block-timeout", type=click.FloatRange(0.1), default=30.0, hidden=True)
 @click.option(
+    "--stratum",
+    default=None,
+    metavar="HOST:PORT",
+    help="Serve Stratum v1 mining here (off by default); miners log in with their address.",
+)
+@click.option(
+    "--stratum-min-difficulty",
+    type=click.FloatRange(1e-9, min_open=False),
+    default=None,
+    help="Lowest share difficulty vardiff gives a miner [default: 0.001].",
+)
+@click.option(
+    "--stratum-share-interval",
+    type=click.FloatRange(0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds per share vardiff aims at.",
+)
+@click.option("--stratum-rebroadcast", type=click.FloatRange(0.1), default=55.0, hidden=True)
+@click.option(
     "--explorer-wallet",
     is_flag=True,
     help="Allow the explorer's node-side wallet even when --api is not a loopback address.",
@@ -233,10 +253,15 @@ def node(
     idle_timeout: float,
     clock_offset: int,
     block_timeout: float,
+    stratum: str | None,
+    stratum_min_difficulty: float | None,
+    stratum_share_interval: float,
+    stratum_rebroadcast: float,
     explorer_wallet: bool,
     log_level: str,
 ) -> None:
-    """Run a full node: P2P, REST API and (with --mine) a miner, until Ctrl-C.
+    """Run a full node: P2P, REST API, (with --mine) a miner and (with --stratum) a Stratum
+    v1 server for mining hardware, until Ctrl-C.
 
     Without --miner-address, --mine pays a key kept in DATADIR/miner.key.
 
@@ -246,8 +271,9 @@ def node(
       powchain node --network devnet --mine --connect 127.0.0.1:28744
       powchain node --network testnet --p2p 0.0.0.0:38744 --api 127.0.0.1:38745
       powchain node --network-file mynet.toml --mine --connect 10.0.0.2:48744
+      powchain node --network devnet --stratum 0.0.0.0:3333
     """
-    from .config import build_node_config
+    from .config import build_node_config, parse_hostport
     from .noderun import run_node
 
     params, loaded = _resolve_network(network, network_file)
@@ -268,7 +294,13 @@ def node(
             block_timeout=block_timeout,
             network_file=loaded,
             explorer_wallet=explorer_wallet,
+            stratum=stratum,
+            stratum_min_difficulty=stratum_min_difficulty,
+            stratum_share_interval=stratum_share_interval,
+            stratum_rebroadcast=stratum_rebroadcast,
         )
+        if stratum is not None:
+            parse_hostport(stratum, "127.0.0.1", 3333)
     except (ValueError, AddressError) as exc:
         raise click.BadParameter(str(exc)) from exc
     sys.exit(run_node(config, log_level))
@@ -312,6 +344,62 @@ def devnet(
             datadir = Path(f"{params.name}-data")
         sys.exit(run_devnet(nodes, datadir, traffic, base_port, network_file=network_file))
     sys.exit(run_devnet(nodes, datadir, traffic, base_port))
+
+
+@main.command()
+@click.option(
+    "--pool",
+    required=True,
+    metavar="stratum+tcp://HOST:PORT",
+    help="Stratum v1 server: a node's --stratum address or any SHA-256 pool.",
+)
+@click.option("--user", required=True, help="Username: your payout address on powchain.")
+@click.option("--password", default="x", show_default=True, help="Password (pools ignore it).")
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    help="Worker processes searching nonces (one per core you give it).",
+)
+@click.option("--progress-every", type=click.FloatRange(0.1), default=10.0, hidden=True)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="warning",
+    show_default=True,
+)
+def miner(
+    pool: str, user: str, password: str, processes: int, progress_every: float, log_level: str
+) -> None:
+    """Mine on a Stratum v1 pool with the C nonce kernel, until Ctrl-C.
+
+    Prints a progress line (hash rate, shares accepted/rejected, blocks found) every 10 s.
+
+    \b
+    Examples:
+      powchain miner --pool stratum+tcp://127.0.0.1:3333 --user dpow1...
+      powchain miner --pool stratum+tcp://pool.example:3333 --user ADDRESS --processes 4
+    """
+    import asyncio
+
+    from .node.powsearch import backend
+    from .noderun import setup_logging
+    from .stratum.client import MinerClient, parse_pool_url, run_miner
+
+    try:
+        host, port = parse_pool_url(pool)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--pool") from exc
+    setup_logging(log_level)
+    client = MinerClient(host, port, user, password, processes)
+    click.echo(f"mining on {host}:{port} as {user} with {processes} process(es), {backend()}")
+    import contextlib
+
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: stop quietly
+        asyncio.run(run_miner(client, progress_every, lambda line: click.echo(line)))
+    if client.last_error.startswith("authorize refused"):
+        _fail(client.last_error)
 
 
 # -- queries ----------------------------------------------------------------------------------

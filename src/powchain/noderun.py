@@ -56,9 +56,11 @@ async def _serve(config: Any) -> None:
         raise StartupError(f"{exc} (datadir {config.datadir})") from exc
     peers: PeerManager | None = None
     server = None
+    stratum = None
     try:
         peers = PeerManager(node)
         await peers.start()
+        stratum = await _start_stratum(node, config)
         server = ApiServer(create_app(node), config.api_host, config.api_port)
         await server.start()
         log.info("network %s, datadir %s", config.params.name, config.datadir)
@@ -66,12 +68,37 @@ async def _serve(config: Any) -> None:
         log.info("P2P listening on ws://%s:%d/", config.p2p_host, config.p2p_port)
         if config.mine:
             log.info("mining to %s", miner_address_text(config))
+        if stratum is not None:
+            log.info("Stratum v1 on %s (username: your payout address)", stratum.url)
         await stop.wait()
         log.info("stopping")
     finally:
         if server is not None:
             await server.stop()
+        if stratum is not None:
+            await stratum.stop()
         if peers is not None:
             await peers.stop()
         await node.stop()
         log.info("stopped")
+
+
+async def _start_stratum(node: Any, config: Any) -> Any:
+    """The Stratum v1 server when `config.stratum` ("HOST:PORT") is set, else None."""
+    if not config.stratum:
+        return None
+    from .config import parse_hostport
+    from .stratum.server import StratumServer, StratumSettings
+
+    host, port = parse_hostport(config.stratum, "127.0.0.1", 3333)
+    settings = StratumSettings(
+        host=host,
+        port=port,
+        share_interval=config.stratum_share_interval,
+        rebroadcast=config.stratum_rebroadcast,
+    )
+    if config.stratum_min_difficulty is not None:
+        settings.min_difficulty = config.stratum_min_difficulty
+    server = StratumServer(node, settings)
+    await server.start()
+    return server
