@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import multiprocessing
+import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -296,7 +297,12 @@ def _rate(hashes_per_second: float) -> str:
 
 
 async def run_miner(client: MinerClient, every: float, echo: Callable[[str], None]) -> None:
-    """Run `client`, calling `echo(progress line)` every `every` seconds."""
+    """Run `client`, calling `echo(progress line)` every `every` seconds; SIGTERM and
+    SIGINT stop it cleanly (the worker processes included)."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, client.stop)
     task = asyncio.create_task(client.run())
     last_time, last_hashes = time.monotonic(), 0
     try:
