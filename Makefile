@@ -19,7 +19,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
-	$(BIN)/mypy --strict src/powchain/core src/powchain/consensus src/powchain/policy
+	$(BIN)/mypy --strict src/powchain/core src/powchain/consensus src/powchain/policy src/powchain/stratum
 
 test: lint browser
 	$(BIN)/python -m pytest -m "not soak" -q
