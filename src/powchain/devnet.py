@@ -1,7 +1,9 @@
 """`powchain devnet`: a local network of N real `powchain node` processes on 127.0.0.1.
 
 Each node gets its own data directory under DATADIR, consecutive free ports (P2P, API), a
-`--connect` to every earlier node, and mines with one process to its own key. With `--traffic`
+`--connect` to every earlier node, and a key. node0 also serves Stratum v1 (`--stratum`, the
+URL printed at start); the blocks come from one `powchain miner` process per node, mining
+through node0's Stratum port to that node's key (log in DATADIR/nodeN/miner.log). With `--traffic`
 the keys of those miners act as wallets (in-process, no passphrase: devnet coins are play
 money), sending payments and posts to each other through different nodes once their coinbases
 mature. A status line (height and mempool per node) is printed about every 10 s; Ctrl-C or
@@ -60,6 +62,8 @@ class DevnetNode:
     process: subprocess.Popen[bytes] | None = None
     params: ChainParams = DEVNET
     network_file: Path | None = None  # run this file's network instead of devnet
+    stratum_port: int | None = None  # node0 serves Stratum v1 here
+    miner: subprocess.Popen[bytes] | None = None  # the `powchain miner` paying this key
 
     @property
     def address(self) -> str:
@@ -74,8 +78,9 @@ class DevnetNode:
         if self.network_file is not None:
             cmd[-2:] = ["--network-file", str(self.network_file.resolve())]
         cmd += ["--datadir", str(self.datadir), "--p2p", f"127.0.0.1:{self.p2p_port}"]
-        cmd += ["--api", f"127.0.0.1:{self.api_port}", "--mine", "--mining-processes", "1"]
-        cmd += ["--miner-address", self.address]
+        cmd += ["--api", f"127.0.0.1:{self.api_port}", "--miner-address", self.address]
+        if self.stratum_port is not None:
+            cmd += ["--stratum", f"127.0.0.1:{self.stratum_port}"]
         for peer in self.connect:
             cmd += ["--connect", peer]
         return cmd
@@ -92,21 +97,42 @@ class DevnetNode:
         )
         log.close()
 
+    def miner_command(self, pool: str) -> list[str]:
+        return [sys.executable, "-m", "powchain", "miner", "--pool", pool, "--user", self.address]
+
+    def start_miner(self, pool: str) -> None:
+        """One `powchain miner` process paying this node's key through the Stratum `pool`."""
+        log = (self.datadir / "miner.log").open("ab")
+        self.miner = subprocess.Popen(
+            self.miner_command(pool),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+
     def stop(self) -> None:
-        """SIGTERM, wait, SIGKILL the process group (mining workers included)."""
-        proc = self.process
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        """SIGTERM, wait, SIGKILL the process groups of the miner and the node."""
+        _stop_process(self.miner)
+        self.miner = None
+        _stop_process(self.process)
         self.process = None
+
+
+def _stop_process(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM, wait, SIGKILL the process group (worker processes included)."""
+    if proc is None:
+        return
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _port_free(port: int) -> bool:
@@ -247,7 +273,7 @@ def run_devnet(
 
         params = load_network_file(network_file).params
     datadir.mkdir(parents=True, exist_ok=True)
-    base = free_port_block(2 * count, base_port or params.p2p_port)
+    base = free_port_block(2 * count + 1, base_port or params.p2p_port)
     known = _load_keys(datadir)
     nodes: list[DevnetNode] = []
     for i in range(count):
@@ -256,7 +282,10 @@ def run_devnet(
         secret = known[i] if i < len(known) else secrets.token_bytes(32)
         node = DevnetNode(i, datadir / f"node{i}", p2p, api, secret, connect)
         node.params, node.network_file = params, network_file
+        if i == 0:
+            node.stratum_port = base + 2 * count
         nodes.append(node)
+    pool = f"stratum+tcp://127.0.0.1:{base + 2 * count}"
     signal.signal(signal.SIGTERM, _raise_interrupt)
     # Ctrl-C must stop the devnet even when started from a background job, whose SIGINT is
     # ignored at exec (Python then leaves it ignored): the nodes would outlive the devnet.
@@ -268,6 +297,11 @@ def run_devnet(
             print(f"node{node.index}: explorer/API {node.api_url}/  (docs {node.api_url}/docs)")
             print(f"       p2p ws://127.0.0.1:{node.p2p_port}/  token {node.datadir / COOKIE_NAME}")
             print(f"       miner {node.address}  log {node.datadir / 'node.log'}")
+            if node.stratum_port is not None:
+                print(f"       stratum {pool}  (point any SHA-256 miner here)")
+        for node in nodes:
+            node.start_miner(pool)
+        print(f"miners: {count} `powchain miner` processes through {pool}")
         print(f"keys ({params.name} miners): {_save_keys(datadir, nodes)}")
         if params == DEVNET:
             faucet = encode_address(DEVNET.hrp, xonly_pubkey(DEVNET_FAUCET_SECRET))

@@ -121,6 +121,10 @@ def _stratum_metrics(node: Any, created: float) -> Iterator[Metric]:
     for reason, count in sorted(shares["rejected"].items()):
         rejected.add_metric([reason], count, created=created)
     yield rejected
+    doc = "Expected hashes behind the accepted shares (difficulty x 2**32): the miners' work"
+    yield CounterMetricFamily(
+        "powchain_stratum_share_hashes", doc, value=stats.get("share_hashes", 0.0), created=created
+    )
     doc = "Blocks found through the Stratum server"
     yield CounterMetricFamily(
         "powchain_stratum_blocks_found", doc, value=stats.get("blocks_found", 0), created=created

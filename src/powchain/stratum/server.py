@@ -50,7 +50,7 @@ from .protocol import (
     target_to_difficulty,
 )
 from .share import ShareResult, check_share, parse_submission
-from .vardiff import difficulty_bounds
+from .vardiff import HASHES_PER_DIFF1, difficulty_bounds
 
 if TYPE_CHECKING:
     from ..node.node import Node
@@ -97,6 +97,7 @@ class StratumServer:
         self.current: Job | None = None
         self._job_seq = secrets.randbits(16) << 16
         self._en1_next = secrets.randbits(32)
+        self._en1_used: set[bytes] = set()
         self._server: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._unsubscribe: Any = None
@@ -105,6 +106,7 @@ class StratumServer:
         self.difficulty_range = (settings.min_difficulty, settings.min_difficulty)
         self.port = settings.port
         self.accepted = 0
+        self.share_hashes = 0.0  # expected hashes behind the accepted shares (difficulty * 2**32)
         self.rejected: Counter[str] = Counter()
         self.blocks_found: deque[dict[str, Any]] = deque(maxlen=20)
         self.block_count = 0
@@ -231,11 +233,12 @@ class StratumServer:
     # -- connections -------------------------------------------------------------------------
 
     def _extranonce1(self) -> bytes:
-        used = {c.extranonce1 for c in self.connections}
+        """A 4-byte extranonce1 no open connection has (a counter from a random start)."""
         while True:
             self._en1_next = (self._en1_next + 1) & 0xFFFFFFFF
             en1 = self._en1_next.to_bytes(4, "big")
-            if en1 not in used:
+            if en1 not in self._en1_used:
+                self._en1_used.add(en1)
                 return en1
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -249,6 +252,7 @@ class StratumServer:
             await self._serve(conn, reader)
         finally:
             self.connections.discard(conn)
+            self._en1_used.discard(conn.extranonce1)
             conn.close()
 
     async def _serve(self, conn: Connection, reader: asyncio.StreamReader) -> None:
@@ -379,6 +383,7 @@ class StratumServer:
         difficulty = conn.job_difficulty[req.params[1]]
         conn.accepted += 1
         self.accepted += 1
+        self.share_hashes += difficulty * HASHES_PER_DIFF1
         conn.last_share = now
         conn.hashrate.add(now, difficulty)
         conn.vardiff.record_share(now)
@@ -447,6 +452,7 @@ class StratumServer:
             "workers": workers,
             "hashrate": sum(w["hashrate"] for w in workers),
             "shares": {"accepted": self.accepted, "rejected": dict(self.rejected)},
+            "share_hashes": self.share_hashes,
             "blocks_found": self.block_count,
             "blocks_rejected": self.blocks_rejected,
             "recent_blocks": list(reversed(self.blocks_found)),
