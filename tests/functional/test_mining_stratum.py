@@ -42,11 +42,11 @@ def test_mining_stratum(framework: TestFramework) -> None:
 
     log.info("A `powchain miner` process mines to A through node0's Stratum port")
     miner = framework.spawn(miner_command(port, a.address), "miner-a.log")
-    wait_until(lambda: node0.height() >= 3, 120, 0.5, "three blocks from the miner")
+    wait_until(lambda: node0.height >= 3, 120, 0.5, "three blocks from the miner")
     tip = sync_blocks(nodes, 60)
-    height = node0.height()
+    height = node0.height
     for node in nodes:
-        assert node.tip() == tip
+        assert node.tip == tip
         assert {coinbase_recipient(node, h) for h in range(1, height + 1)} == {a.address}
         assert node.account(a.address)["immature"] > 0
     stats = node0.get("/stratum")
@@ -59,11 +59,11 @@ def test_mining_stratum(framework: TestFramework) -> None:
     os.killpg(miner.pid, signal.SIGKILL)
     miner.wait(10)
     wait_until(lambda: node0.get("/stratum")["connections"] == 0, 60, 0.2, "the dead miner gone")
-    before = node0.height()
+    before = node0.height
     framework.spawn(miner_command(port, b.address), "miner-b.log")
-    wait_until(lambda: node0.height() >= before + 3, 120, 0.5, "blocks from the new miner")
+    wait_until(lambda: node0.height >= before + 3, 120, 0.5, "blocks from the new miner")
     sync_blocks(nodes, 60)
-    newest = node2.height()
+    newest = node2.height
     assert coinbase_recipient(node2, newest) == b.address
     assert node1.account(b.address)["immature"] > 0
     assert [w["address"] for w in node0.get("/stratum")["workers"]] == [b.address]
