@@ -72,10 +72,25 @@ def test_connections_beyond_the_bound_are_refused(tmp_path: Path) -> None:
 
 
 def test_a_connection_that_never_authorizes_is_closed(tmp_path: Path) -> None:
-    with served(tmp_path, handshake_timeout=0.5) as s:
+    with served(tmp_path, handshake_timeout=1.0) as s:
         client = StratumTestClient("127.0.0.1", s.port)
         client.subscribe()
         assert client.closed_by_server(timeout=60)
+        dripping = StratumTestClient("127.0.0.1", s.port)  # a line now and then is no excuse
+        closed = False
+        for _ in range(600):
+            try:
+                dripping.send_raw(b'{"id": 1, "method": "mining.extranonce.subscribe"}\n')
+                dripping.read_message(0.2)
+            except TimeoutError:
+                continue
+            except OSError:
+                closed = True
+                break
+            if dripping.closed_by_server(timeout=0.2):
+                closed = True
+                break
+        assert closed
 
 
 def test_workers_per_connection_are_bounded(tmp_path: Path) -> None:

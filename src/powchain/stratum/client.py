@@ -257,9 +257,9 @@ class MinerClient:
         loop = asyncio.get_running_loop()
         chunk = chunk_size()
         while not self._stopping:
+            self._job_changed.clear()  # before the check: a job set after it still wakes us
             job = self.job
             if job is None or not self.connected:
-                self._job_changed.clear()
                 await self._job_changed.wait()
                 continue
             en2 = self._extranonce2(index)

@@ -257,8 +257,14 @@ class StratumServer:
 
     async def _serve(self, conn: Connection, reader: asyncio.StreamReader) -> None:
         settings = self.settings
+        handshake_deadline = conn.connected + settings.handshake_timeout
         while not conn.closed:
-            timeout = settings.idle_timeout if conn.authorized else settings.handshake_timeout
+            # until authorized the whole handshake has one deadline (no slow drip of lines)
+            timeout = (
+                settings.idle_timeout
+                if conn.authorized
+                else max(0.0, handshake_deadline - time.monotonic())
+            )
             try:
                 line = await asyncio.wait_for(reader.readuntil(b"\n"), timeout)
             except TimeoutError:
