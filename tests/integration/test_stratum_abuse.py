@@ -89,6 +89,19 @@ def idle_connections(s: Served, count: int) -> None:
         time.sleep(0.05)
 
 
+def read_until_closed(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes (or resets) the connection."""
+    sock.settimeout(60)
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except OSError:
+        pass
+    sock.close()
+    return data
+
+
 def huge_line(s: Served, size: int) -> None:
     sock = socket.create_connection(("127.0.0.1", s.port))
     chunk = b"x" * 65536
@@ -98,15 +111,8 @@ def huge_line(s: Served, size: int) -> None:
             sent += sock.send(chunk)
     except OSError:
         pass  # closed by the server once the line passed the bound
-    sock.settimeout(60)
-    data = b""
-    try:
-        while chunk := sock.recv(65536):
-            data += chunk
-    except OSError:
-        pass
+    data = read_until_closed(sock)
     assert b"line too long" in data or data == b""  # answered, or reset while we sent
-    sock.close()
 
 
 def malformed_lines(s: Served, total: int) -> int:
@@ -115,15 +121,7 @@ def malformed_lines(s: Served, total: int) -> int:
         sock = socket.create_connection(("127.0.0.1", s.port))
         connections += 1
         sock.sendall(b"{not json\n" * 3)
-        sock.settimeout(60)
-        data = b""
-        try:
-            while chunk := sock.recv(65536):
-                data += chunk
-        except OSError:
-            pass
-        answered += data.count(b"malformed JSON")
-        sock.close()
+        answered += read_until_closed(sock).count(b"malformed JSON")
     return connections
 
 
