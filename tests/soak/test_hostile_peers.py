@@ -80,7 +80,7 @@ async def hostile(node: NodeProcess) -> tuple[FakePeer, int]:
 def banned(node: NodeProcess, port: int) -> str | None:
     """The reason of the ban on 127.0.0.1:port, if any."""
     for line in node.log_text().splitlines():
-        if f"(127.0.0.1:{port})" in line and "banned" in line:
+        if f"(127.0.0.1:{port}#" in line and "banned" in line:
             return line
     return None
 

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from ..consensus.errors import Rejected
 from ..consensus.pow import bits_to_target
 from ..core.hashing import sha256d
+from ..node.miner import hashrate_factor
 from ..node.powsearch import NONCE_SPACE, backend, search_nonce
 from .protocol import difficulty_to_target, word_swap
 
@@ -152,6 +153,7 @@ class MinerClient:
         self._pending: dict[int, tuple[str, bool]] = {}  # id -> (what, is_block)
         self._stopping = False
         self._counters = [0] * self.processes
+        self._throttle = min(hashrate_factor(), 1.0)
 
     async def run(self) -> None:
         """Connect, mine, reconnect after a disconnect; returns when `stop()` is called."""
@@ -268,7 +270,10 @@ class MinerClient:
             lo = 0
             while lo < NONCE_SPACE and self.job is job and not self._stopping:
                 hi = min(lo + chunk, NONCE_SPACE)
+                began = time.monotonic()
                 found = await loop.run_in_executor(pool, self._search, header76, lo, hi, target)
+                if self._throttle < 1:  # the test-only nonce-rate limit ($POWCHAIN_TEST_HASHRATE)
+                    await asyncio.sleep((time.monotonic() - began) * (1 / self._throttle - 1))
                 self.hashes += (hi - lo) if found is None else (found - lo + 1)
                 if found is None:
                     lo = hi
