@@ -410,7 +410,8 @@ class StratumServer:
         difficulty = conn.job_difficulty.get(sub.job_id)
         if job is None or difficulty is None or job.prev_block != self.node.tip.hash:
             raise StratumError(STALE, "job not found (stale)")
-        max_time = self.node.now() + self.node.params.max_future_block_time - 60
+        future = self.node.params.max_future_block_time  # less a margin for the trip
+        max_time = self.node.now() + future - min(60, future // 4)
         recipient = conn.workers[sub.worker]
         target = difficulty_to_target(difficulty)
         return check_share(job, sub, conn.extranonce1, recipient, target, max_time)
