@@ -307,7 +307,7 @@ def run_devnet(
             faucet = encode_address(DEVNET.hrp, xonly_pubkey(DEVNET_FAUCET_SECRET))
             print(f"faucet {faucet}: `powchain faucet ADDRESS --network devnet --node URL`")
         print("Ctrl-C stops the devnet.", flush=True)
-        _loop(nodes, traffic)
+        _loop(nodes, traffic, pool)
     except KeyboardInterrupt:
         print("\nstopping the devnet...", flush=True)
     except RuntimeError as exc:
@@ -323,13 +323,18 @@ def run_devnet(
     return 0
 
 
-def _loop(nodes: list[DevnetNode], traffic: bool) -> None:
+def _loop(nodes: list[DevnetNode], traffic: bool, pool: str) -> None:
     rng = random.Random()
     next_status = time.monotonic()
     while True:
         if time.monotonic() >= next_status:
             print(_status_line(nodes), flush=True)
             next_status = time.monotonic() + STATUS_EVERY
+            for node in nodes:  # a miner that died (killed, crashed) is started again
+                if node.miner is not None and node.miner.poll() is not None:
+                    code = node.miner.returncode
+                    print(f"  node{node.index}'s miner exited ({code}); restarting", flush=True)
+                    node.start_miner(pool)
         if traffic:
             try:
                 sent = _traffic_step(nodes, rng)
