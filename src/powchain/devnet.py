@@ -35,7 +35,7 @@ from .core.units import COIN, format_coins
 from .wallet.builder import build_post, build_transfer, suggest_fee, tx_size
 from .wallet.client import ApiError, NodeClient
 
-__all__ = ["run_devnet", "DevnetNode", "free_port_block"]
+__all__ = ["run_devnet", "DevnetNode", "free_port_block", "restart_dead_miners"]
 
 STATUS_EVERY = 10.0
 TRAFFIC_EVERY = 2.0
@@ -323,6 +323,16 @@ def run_devnet(
     return 0
 
 
+def restart_dead_miners(nodes: list[DevnetNode], pool: str) -> list[int]:
+    """Start again every node's `powchain miner` that exited (killed, crashed); their indexes."""
+    restarted = []
+    for node in nodes:
+        if node.miner is not None and node.miner.poll() is not None:
+            node.start_miner(pool)
+            restarted.append(node.index)
+    return restarted
+
+
 def _loop(nodes: list[DevnetNode], traffic: bool, pool: str) -> None:
     rng = random.Random()
     next_status = time.monotonic()
@@ -330,11 +340,8 @@ def _loop(nodes: list[DevnetNode], traffic: bool, pool: str) -> None:
         if time.monotonic() >= next_status:
             print(_status_line(nodes), flush=True)
             next_status = time.monotonic() + STATUS_EVERY
-            for node in nodes:  # a miner that died (killed, crashed) is started again
-                if node.miner is not None and node.miner.poll() is not None:
-                    code = node.miner.returncode
-                    print(f"  node{node.index}'s miner exited ({code}); restarting", flush=True)
-                    node.start_miner(pool)
+            for index in restart_dead_miners(nodes, pool):
+                print(f"  node{index}'s miner had exited; restarted", flush=True)
         if traffic:
             try:
                 sent = _traffic_step(nodes, rng)
