@@ -327,7 +327,8 @@ def node(
 def devnet(
     nodes: int, datadir: Path, traffic: bool, base_port: int | None, network_file: Path | None
 ) -> None:
-    """A local devnet: N mining `powchain node` processes on 127.0.0.1, until Ctrl-C.
+    """A local devnet: N `powchain node` processes on 127.0.0.1, node0 serving Stratum v1,
+    mined by one `powchain miner` process per node through it, until Ctrl-C.
 
     \b
     Examples:
