@@ -28,7 +28,7 @@ SUITES: list[tuple[str, str, Callable[[Data], list[Row]]]] = [
     ("B5", "initial sync over loopback", b_sync.run),
     ("B10b", "sync cost growth", b_sync.growth),
     ("B7,B8", "block and transaction relay", b_relay.run),
-    ("B11,B12,B13,B14", "nonce kernels and Stratum", lambda d: b_stratum.run(d.smoke)),
+    ("B13k,B13m,B13n,B13s", "nonce kernels and Stratum", lambda d: b_stratum.run(d.smoke)),
 ]
 NOT_BUILT: list[tuple[str, str]] = []
 

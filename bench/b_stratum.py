@@ -1,12 +1,12 @@
-"""B11-B14 (issue 13): the nonce kernels by backend, `powchain miner` through Stratum, job
-notify latency to 100 workers, share validation throughput.
+"""B13k, B13m, B13n, B13s (issue 13): the nonce kernels by backend, `powchain miner` through
+Stratum, job notify latency to 100 workers, share validation throughput.
 
-B11 rows: each backend's nonce rate on one core (`_powkernel.search_with`) against the best
-backend's raw compression loop (`bound_loop`) in the same run. B12: the nonces per second of a
+B13k rows: each backend's nonce rate on one core (`_powkernel.search_with`) against the best
+backend's raw compression loop (`bound_loop`) in the same run. B13m: the nonces per second of a
 `MinerClient` (1 worker process) mining through a StratumServer on an in-process node,
-against `search_nonce` in one process (target >= 0.95). B13: after a new tip, the time until
+against `search_nonce` in one process (target >= 0.95). B13n: after a new tip, the time until
 each of 100 connected workers (a separate process reading with selectors, CLOCK_MONOTONIC is
-system-wide) has the clean job, p95 (target <= 50 ms). B14: submits parsed and checked per
+system-wide) has the clean job, p95 (target <= 50 ms). B13s: submits parsed and checked per
 second on one core (parse_request, parse_submission, check_share: coinbase rebuilt, branch
 folded, header hashed), target >= 5,000/s; the note gives hashlib's rate for the same two
 sha256d calls.
@@ -71,7 +71,7 @@ def kernel_rows(smoke: bool) -> list[Row]:
     for name in names:
         rows.append(
             Row(
-                f"B11-{name}",
+                f"B13k-{name}",
                 f"kernel nonce rate, 1 core ({name})",
                 rates[name] / 1e6,
                 "M/s",
@@ -120,7 +120,7 @@ def stratum_ratio_row(smoke: bool) -> Row:
     powsearch.search_nonce(HEADER76, 0, n, 0)
     local = n / (time.perf_counter() - start)
     return Row(
-        "B12",
+        "B13m",
         f"powchain miner through Stratum ({powsearch.backend()}, 1 process)",
         through / 1e6,
         "M/s",
@@ -202,7 +202,7 @@ def notify_latency_row(smoke: bool) -> Row:
     p95 = delays[min(len(delays) - 1, int(0.95 * len(delays)))] * 1000 if delays else float("nan")
     median = statistics.median(delays) * 1000 if delays else float("nan")
     return Row(
-        "B13",
+        "B13n",
         f"job notify latency after a new tip, p95 of {count} workers",
         p95,
         "ms",
@@ -253,7 +253,7 @@ def share_validation_row(smoke: bool) -> Row:
         hashlib.sha256(hashlib.sha256(raw[:80]).digest()).digest()
     hashing = n / (time.perf_counter() - start)
     return Row(
-        "B14",
+        "B13s",
         "share validation throughput, 1 core",
         rate,
         "shares/s",
