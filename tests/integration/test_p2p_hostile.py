@@ -20,7 +20,7 @@ from powchain.p2p.addrman import MAX_NEW_PER_SOURCE
 from powchain.p2p.peer import MAX_SEND_BYTES
 from powchain.p2p.serving import INV_CHUNK
 from tests.fakepeer import FakePeer
-from tests.integration.chainbuilder import ALICE, BOB, ChainBuilder, Key
+from tests.integration.chainbuilder import BOB, ChainBuilder, Key
 from tests.integration.test_p2p_network import (
     LOW_WORK_FORK_DEPTH,
     Net,
@@ -33,21 +33,6 @@ from tests.integration.test_p2p_network import (
 pytestmark = pytest.mark.timeout(120)
 
 MB = 1024 * 1024
-
-
-def big_blocks(builder: ChainBuilder, count: int, txs_each: int) -> list[Block]:
-    """A funded ALICE, 10 blocks to mature it, then `count` blocks of `txs_each` payments
-    carrying 4,000 bytes of data each (~4.2 KB per tx)."""
-    funded = builder.chain(1, recipient=ALICE.pub)
-    chain = funded + builder.chain(10, parent=funded[-1])
-    nonce = 0
-    for _ in range(count):
-        txs = []
-        for _ in range(txs_each):
-            txs.append(ALICE.transfer(BOB.pub, 1, nonce=nonce, data=bytes(4_000)))
-            nonce += 1
-        chain.append(builder.block(chain[-1], txs))
-    return chain
 
 
 async def measure(action: Callable[[], Awaitable[None]]) -> tuple[float, float]:
@@ -68,7 +53,7 @@ async def measure(action: Callable[[], Awaitable[None]]) -> tuple[float, float]:
 
 @network_test
 async def test_getdata_serves_every_block_to_a_peer_that_reads(net: Net) -> None:
-    chain = big_blocks(ChainBuilder(), 4, 60)
+    chain = ChainBuilder().big_blocks(4, 60)
     node, pm = await net.start("a")
     feed(node, chain)
     peer = await FakePeer.connect(pm.listen_port)
@@ -88,7 +73,7 @@ async def test_getdata_serves_every_block_to_a_peer_that_reads(net: Net) -> None
 async def test_getdata_from_a_peer_that_never_reads_holds_one_block(net: Net) -> None:
     """Before: 100 items naming 250 KB blocks queued 25 MB at once (1,500 x 978 KB grew a node
     by 1.4 GB); now at most one block waits for the peer, which is dropped (`send-timeout`)."""
-    chain = big_blocks(ChainBuilder(), 4, 60)
+    chain = ChainBuilder().big_blocks(4, 60)
     node, pm = await net.start("a", send_timeout=1.0)
     feed(node, chain)
     attacker = await FakePeer.connect(pm.listen_port, max_queue=1)
@@ -191,14 +176,14 @@ async def test_notfound_counts_only_requested_blocks(net: Net) -> None:
     assert [i.hash for i in request.items] == [b.hash for b in chain]
 
     async def flood() -> None:
-        for k in range(10):  # 500,000 distinct hashes nobody asked for
+        for k in range(4):  # 200,000 distinct hashes nobody asked for
             hashes = (i.to_bytes(32, "big") for i in range(k * 50_000, (k + 1) * 50_000))
             await lacking.send(m.NotFound(tuple(m.InvItem(m.InvType.BLOCK, h) for h in hashes)))
         await lacking.send(m.Ping(3))
         await lacking.wait_for(m.Pong, timeout=60)
 
     _, retained = await measure(flood)
-    assert retained < 2, f"{retained:.1f} MB kept after 500,000 unrequested notfound hashes"
+    assert retained < 2, f"{retained:.1f} MB kept after 200,000 unrequested notfound hashes"
     assert len(pm.blockfetch.in_flight) == 5  # unrequested hashes released nothing
 
     serving = await FakePeer.connect(pm.listen_port)
@@ -321,3 +306,57 @@ async def test_addr_flood_from_one_peer_keeps_what_others_told_us(net: Net) -> N
     assert max(pm.addrman.sources().values()) == MAX_NEW_PER_SOURCE
     await honest.close()
     await attacker.close()
+
+
+# -- sibling audit: per-peer memory ----------------------------------------------------------
+
+
+@network_test
+async def test_per_peer_memory_stays_bounded_under_an_inv_flood(net: Net) -> None:
+    """150,000 fresh tx hashes announced by one peer: what the node keeps about that peer is
+    bounded in bytes (KNOWN_TXS hashes, ~3.5 MB); before, 50,000 per set (~8.5 MB each)."""
+    node, pm = await net.start("a")
+    peer = await FakePeer.connect(pm.listen_port)
+    await peer.handshake(REGTEST, listen_port=41400)
+
+    async def flood() -> None:
+        for k in range(3):
+            hashes = (i.to_bytes(32, "big") for i in range(k * 50_000, (k + 1) * 50_000))
+            await peer.send(m.Inv(tuple(m.InvItem(m.InvType.TX, h) for h in hashes)))
+        await peer.send(m.Ping(6))
+        await peer.wait_for(m.Pong, timeout=60)
+        peer.received.clear()  # the test's copies of the node's getdata answers
+
+    _, retained = await measure(flood)
+    assert retained < 5, f"{retained:.1f} MB kept for one peer after an inv flood"
+    assert pm.ban_list() == [] and pm.connected_count() == 1
+    await peer.close()
+
+
+@network_test
+async def test_getaddr_is_answered_once_per_connection(net: Net) -> None:
+    """Each answer scans the address book: a peer repeating getaddr got one per request."""
+    node, pm = await net.start("a")
+    peer = await FakePeer.connect(pm.listen_port)
+    await peer.handshake(REGTEST, listen_port=41500)
+    for _ in range(20):
+        await peer.send(m.GetAddr())
+    await peer.send(m.Ping(8))
+    await peer.wait_for(m.Pong)
+    assert sum(isinstance(x, m.Addr) for x in peer.received) == 1
+    await peer.close()
+
+
+@network_test
+async def test_a_block_over_the_size_limit_is_refused_before_it_is_parsed(net: Net) -> None:
+    """Cheap before expensive: the frame's length against max_block_size, not a parse of up
+    to 4 MiB of transactions first (the happy case: a block just under the limit, above)."""
+    node, pm = await net.start("a")
+    big = ChainBuilder().big_blocks(1, 250)[-1]
+    assert len(big.serialize()) > REGTEST.max_block_size
+    peer = await FakePeer.connect(pm.listen_port)
+    await peer.handshake(REGTEST, listen_port=41600)
+    await peer.send(m.BlockMsg(big))
+    assert await peer.closed()
+    (ban,) = pm.ban_list()
+    assert str(ban["reason"]).startswith("oversized-block")

@@ -25,7 +25,6 @@ import heapq
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 
 from ..consensus.errors import Kind, Rejected
 from ..consensus.state import AccountState, StateView
@@ -36,7 +35,7 @@ from ..core.transaction import Transaction
 from ..policy.fees import check_min_relay_fee, check_replacement
 from ..policy.limits import check_future_depth, check_queue_depth, is_expired
 from ..policy.standard import check_standard
-from .mempool_index import RankIndex, outranks
+from .mempool_index import RankIndex, outranks, rate_key
 
 __all__ = ["Mempool"]
 
@@ -51,6 +50,14 @@ class _Entry:
     @property
     def cost(self) -> int:
         return self.tx.amount + self.tx.fee
+
+    @property
+    def txid(self) -> bytes:
+        return self.tx.txid
+
+    @property
+    def fee(self) -> int:
+        return self.tx.fee
 
 
 class Mempool:
@@ -218,7 +225,7 @@ class Mempool:
         need = self._bytes - (replaced.size if replaced else 0) + size - self._max_bytes
         if need <= 0:
             return []
-        new_rank = (int(mineable), Fraction(tx.fee, size))
+        new_rank = (int(mineable), rate_key(tx.fee, size))
         plan: dict[bytes, int] = {}
         freed = 0
         for rank in self._index.lowest():
@@ -310,7 +317,7 @@ class Mempool:
         then that sender's next nonce competes. A head that does not fit ends its sender.
         """
         runs = {s: self._executable(s, view.get_account(s)) for s in self._by_sender}
-        heap = [(-Fraction(r[0].tx.fee, r[0].size), r[0].seq, s, 0) for s, r in runs.items() if r]
+        heap = [(-rate_key(r[0].tx.fee, r[0].size), r[0].seq, s, 0) for s, r in runs.items() if r]
         heapq.heapify(heap)
         chosen: list[Transaction] = []
         room = max_bytes
@@ -323,7 +330,7 @@ class Mempool:
             room -= entry.size
             if i + 1 < len(runs[sender]):
                 nxt = runs[sender][i + 1]
-                heapq.heappush(heap, (-Fraction(nxt.tx.fee, nxt.size), nxt.seq, sender, i + 1))
+                heapq.heappush(heap, (-rate_key(nxt.tx.fee, nxt.size), nxt.seq, sender, i + 1))
         return chosen
 
     # ---- internals -------------------------------------------------------------------------
@@ -374,7 +381,7 @@ class Mempool:
         tx = entry.tx
         self._entries[tx.txid] = entry
         self._by_sender.setdefault(tx.sender, {})[tx.nonce] = tx.txid
-        self._index.add(tx.txid, tx.fee, entry.size, entry.seq, mineable=False)
+        self._index.add(entry)
         self._bytes += entry.size
 
     def _remove(self, txid: bytes) -> None:
@@ -385,7 +392,7 @@ class Mempool:
         self._bytes -= entry.size
         if self._index.is_mineable(txid):
             self._count_incoming(tx, -1)
-        self._index.discard(txid, tx.fee)
+        self._index.discard(entry)
         queue = self._by_sender[tx.sender]
         del queue[tx.nonce]
         if not queue:
@@ -407,8 +414,9 @@ class Mempool:
         self._run_len[sender] = nonce - confirmed
         for n, txid in queue.items():
             mineable = confirmed <= n < nonce
-            if self._index.set_mineable(txid, mineable):
-                self._count_incoming(self._entries[txid].tx, 1 if mineable else -1)
+            entry = self._entries[txid]
+            if self._index.set_mineable(entry, mineable):
+                self._count_incoming(entry.tx, 1 if mineable else -1)
 
     def _count_incoming(self, tx: Transaction, sign: int) -> None:
         """Add (sign 1) or take (-1) `tx.amount` to its recipient's executable incoming sum."""

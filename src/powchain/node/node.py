@@ -347,8 +347,13 @@ class Node:
         return network_hashrate(self.tip)
 
     def miner_hashrate(self) -> float | None:
-        """Nonces per second this node's miner achieves; None when not mining (yet)."""
-        return self.miner.hashrate if self.miner is not None else None
+        """Nonces per second this node's miner achieves, or else its Stratum workers together
+        (estimated from their accepted shares); None when neither mines (yet)."""
+        if self.miner is not None:
+            return self.miner.hashrate
+        if self.stratum is not None:
+            return float(self.stratum.stats()["hashrate"]) or None
+        return None
 
     def is_synced(self) -> bool:
         """True when no known header chain has more work than the active tip."""

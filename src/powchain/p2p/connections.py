@@ -23,12 +23,13 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import WebSocketException
 
 from powchain.core.hashing import hash_to_hex
+from powchain.core.params import ChainParams
 
 from . import messages as m
 from .addrman import ban_key, inbound_ban_key, is_loopback
 from .component import Component, Handler
 from .eviction import Candidate, netgroup, select_victim
-from .peer import WS_MAX_SIZE, Misbehaving, Peer, PeerGone, Refused
+from .peer import WS_MAX_QUEUE, WS_MAX_SIZE, Misbehaving, Peer, PeerGone, Refused
 
 if TYPE_CHECKING:
     from .peerman import PeerManager
@@ -172,6 +173,7 @@ class Connections(Component):
         ws = await ws_connect(
             f"ws://{host}:{port}/",
             max_size=WS_MAX_SIZE,
+            max_queue=WS_MAX_QUEUE,
             compression=None,
             ping_interval=None,
             open_timeout=self.handshake_timeout(),
@@ -183,6 +185,7 @@ class Connections(Component):
     async def run(self, peer: Peer, ready: asyncio.Future[Peer] | None) -> None:
         """Handshake, then read and handle messages until the connection ends."""
         pm = self.pm
+        peer.frame_limits = frame_limits(self.params)
         pm.peers.append(peer)
         writer = pm.spawn(peer.writer())
         close_code, reason = 1000, "closed"
@@ -377,6 +380,19 @@ class Connections(Component):
 
     def is_self(self, target: tuple[str, int]) -> bool:
         return is_loopback(target[0]) and target[1] == self.pm.listen_port
+
+
+TX_OVERHEAD = 256
+"""Bytes of a serialized transaction besides its data (fields, signature), rounded up."""
+
+
+def frame_limits(params: ChainParams) -> dict[int, int]:
+    """The largest `block` and `tx` frames `params` can make valid: larger ones are refused
+    (a ban) before the parse, which for a 4 MiB frame of tiny transactions costs ~0.3 s."""
+    return {
+        m.Command.BLOCK: 1 + params.max_block_size,
+        m.Command.TX: 1 + TX_OVERHEAD + params.max_tx_data,
+    }
 
 
 def address_source(peer: Peer) -> str:

@@ -195,13 +195,13 @@ class HeaderSync(Component):
 
 def check_headers(headers: Sequence[BlockHeader], params: ChainParams) -> None:
     """The context-free checks of one `headers` message, before any work is summed or any
-    header indexed: each header links to the one before it and carries the proof of work its
-    own bits claim (bits decodable, target within the pow limit, hash <= target). Costs one
-    double SHA-256 per header (2,000 at most). Raises Rejected(CONSENSUS): 'headers-not-linked',
-    'bad-diffbits' (e.g. bits 0), 'high-hash'."""
+    header indexed: each header carries the proof of work its own bits claim (bits
+    decodable, target within the pow limit, hash <= target) and links to the one before it.
+    Costs one double SHA-256 per header (2,000 at most). Raises Rejected(CONSENSUS):
+    'bad-diffbits' (e.g. bits 0), 'high-hash', 'headers-not-linked'."""
+    for header in headers:  # Core's order: CheckHeadersPoW, then CheckHeadersAreContinuous
+        check_proof_of_work(header, params)
     for before, header in zip(headers, headers[1:], strict=False):
         if header.prev_block != before.hash:
             message = "a header does not link to the one before it in the message"
             raise Rejected(Kind.CONSENSUS, "headers-not-linked", message)
-    for header in headers:
-        check_proof_of_work(header, params)

@@ -19,7 +19,16 @@ from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
 from .addrman import ban_key, inbound_ban_key
-from .messages import MAX_MESSAGE_SIZE, AnyMessage, ParseError, Verack, Version, decode, encode
+from .messages import (
+    MAX_MESSAGE_SIZE,
+    AnyMessage,
+    Command,
+    ParseError,
+    Verack,
+    Version,
+    decode,
+    encode,
+)
 
 __all__ = [
     "Peer",
@@ -29,10 +38,19 @@ __all__ = [
     "WS_MAX_SIZE",
     "CLOSE_TOO_BIG",
     "KnownSet",
+    "WS_MAX_QUEUE",
 ]
 
 WS_MAX_SIZE = MAX_MESSAGE_SIZE + 1024
 """websockets' frame limit: larger frames close the connection with 1009 before we read them."""
+WS_MAX_QUEUE = 2
+"""Frames websockets buffers for us beyond the one being handled before it stops reading the
+socket (its default, 16, let one busy peer park 64 MiB of frames in our memory; 1 would stall
+the close handshake behind a single unread frame)."""
+KNOWN_TXS = 20_000
+"""txids remembered per peer as known to it (~3.5 MB at most, hashes included)."""
+KNOWN_BLOCKS = 4_096
+"""Block hashes remembered per peer as known to it (~0.7 MB at most)."""
 CLOSE_TOO_BIG = 1009
 MAX_SEND_BYTES = MAX_MESSAGE_SIZE + 1024 * 1024
 """Bytes queued for one peer (each frame charged its length + FRAME_OVERHEAD) beyond which it
@@ -103,8 +121,8 @@ class Peer:
         self.ping_nonce: int | None = None
         self.ping_sent = 0.0
         self.ping_ms: float | None = None
-        self.known_txs = KnownSet()
-        self.known_blocks = KnownSet()
+        self.known_txs = KnownSet(KNOWN_TXS)
+        self.known_blocks = KnownSet(KNOWN_BLOCKS)
         self.blocks_received = 0
         self.txs_received = 0
         self.connected_at = time.monotonic()
@@ -119,6 +137,9 @@ class Peer:
         self._drained = asyncio.Event()
         self._drained.set()
         self._closed = False
+        self.frame_limits: dict[int, int] = {}
+        """command byte -> largest frame the network allows (set by the manager from its
+        params: a block frame over max_block_size is refused before it is parsed)."""
         self.drop_reason: str | None = None
         """Why we dropped the peer for not reading (`send-queue-full`, `send-timeout`)."""
         self._close_task: asyncio.Task[None] | None = None
@@ -162,6 +183,9 @@ class Peer:
         self.last_recv = time.monotonic()
         if isinstance(frame, str):
             raise Misbehaving("text-frame")
+        limit = self.frame_limits.get(frame[0]) if frame else None
+        if limit is not None and len(frame) > limit:  # cheap before the parse it would cost
+            raise Misbehaving(f"oversized-{Command(frame[0]).name.lower()}: {len(frame)} bytes")
         started = time.perf_counter()
         try:
             message = decode(frame)

@@ -41,7 +41,7 @@ from .blockfetch import REQUEST_INTERVAL, BlockFetch
 from .component import Component, Handler
 from .connections import USER_AGENT, Backoff, Connections, parse_hostport
 from .headersync import FUTURE_RETRY, LOW_WORK_FORK_DEPTH, HeaderSync
-from .peer import SEND_TIMEOUT, WS_MAX_SIZE, Peer
+from .peer import SEND_TIMEOUT, WS_MAX_QUEUE, WS_MAX_SIZE, Peer
 from .relay import Relay
 from .serving import Serving
 
@@ -161,6 +161,7 @@ class PeerManager:
                 self.cfg("p2p_host", "127.0.0.1"),
                 self.cfg("p2p_port", self.params.p2p_port),
                 max_size=WS_MAX_SIZE,
+                max_queue=WS_MAX_QUEUE,
                 compression=None,
                 ping_interval=None,
             )

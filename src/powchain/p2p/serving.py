@@ -38,9 +38,11 @@ class Serving(Component):
     def __init__(self, pm: PeerManager) -> None:
         super().__init__(pm)
         self._last_mempool: dict[int, float] = {}  # id(peer) -> when its last answer began
+        self._answered_getaddr: set[int] = set()  # id(peer)
 
     def forget(self, peer: Peer) -> None:
         self._last_mempool.pop(id(peer), None)
+        self._answered_getaddr.discard(id(peer))
 
     def handlers(self) -> dict[type, Handler]:
         return {
@@ -55,6 +57,11 @@ class Serving(Component):
         peer.push(m.Pong(message.nonce))
 
     def on_getaddr(self, peer: Peer, message: m.GetAddr) -> None:
+        """Answered once per connection (Core answers one getaddr per peer): each answer is
+        a random sample of the book (a scan of up to 10,240 rows) and up to 1,000 addresses."""
+        if id(peer) in self._answered_getaddr:
+            return
+        self._answered_getaddr.add(id(peer))
         assert self.pm.addrman is not None
         peer.push(m.Addr(tuple(self.pm.addrman.sample())))
 
