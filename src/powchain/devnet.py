@@ -1,10 +1,12 @@
 """`powchain devnet`: a local network of N real `powchain node` processes on 127.0.0.1.
 
 Each node gets its own data directory under DATADIR, consecutive free ports (P2P, API), a
-`--connect` to the earlier nodes of `peers_of` (all of them up to 3 nodes), and the first
-`--miners` nodes mine with one process to their own key (default: every node of a devnet of up
-to 4, else 3); the others only relay, which costs little more than an idle process. Nodes start
-at once and stop at once (`stop_all`, with a progress line). With `--traffic`
+`--connect` to the earlier nodes of `peers_of` (all of them up to 3 nodes), and a key. node0
+also serves Stratum v1 (`--stratum`, the URL printed at start); the first `--miners` nodes
+(default: every node of a devnet of up to 4, else 3) each get one `powchain miner` process
+mining through node0's Stratum port to that node's key (log in DATADIR/nodeN/miner.log); the
+others only relay, which costs little more than an idle process. Nodes start at once and stop
+at once (`stop_all`, with a progress line). With `--traffic`
 the keys of those miners act as wallets (in-process, no passphrase: devnet coins are play
 money), sending payments and posts to each other through different nodes once their coinbases
 mature. A status line (height and mempool per node) is printed about every 10 s; Ctrl-C or
@@ -37,7 +39,7 @@ from .core.units import COIN, format_coins
 from .wallet.builder import build_post, build_transfer, suggest_fee, tx_size
 from .wallet.client import ApiError, NodeClient
 
-__all__ = ["run_devnet", "DevnetNode", "free_port_block"]
+__all__ = ["run_devnet", "DevnetNode", "free_port_block", "restart_dead_miners"]
 
 STATUS_EVERY = 10.0
 STATUS_DETAIL_MAX = 6
@@ -69,6 +71,8 @@ class DevnetNode:
     params: ChainParams = DEVNET
     network_file: Path | None = None  # run this file's network instead of devnet
     mine: bool = True  # False: a relay-only node (no miner process, idles cheaply)
+    stratum_port: int | None = None  # node0 serves Stratum v1 here
+    miner: subprocess.Popen[bytes] | None = None  # the `powchain miner` paying this key
 
     @property
     def address(self) -> str:
@@ -83,9 +87,9 @@ class DevnetNode:
         if self.network_file is not None:
             cmd[-2:] = ["--network-file", str(self.network_file.resolve())]
         cmd += ["--datadir", str(self.datadir), "--p2p", f"127.0.0.1:{self.p2p_port}"]
-        cmd += ["--api", f"127.0.0.1:{self.api_port}"]
-        if self.mine:
-            cmd += ["--mine", "--mining-processes", "1", "--miner-address", self.address]
+        cmd += ["--api", f"127.0.0.1:{self.api_port}", "--miner-address", self.address]
+        if self.stratum_port is not None:
+            cmd += ["--stratum", f"127.0.0.1:{self.stratum_port}"]
         for peer in self.connect:
             cmd += ["--connect", peer]
         return cmd
@@ -102,34 +106,57 @@ class DevnetNode:
         )
         log.close()
 
+    def miner_command(self, pool: str) -> list[str]:
+        return [sys.executable, "-m", "powchain", "miner", "--pool", pool, "--user", self.address]
+
+    def start_miner(self, pool: str) -> None:
+        """One `powchain miner` process paying this node's key through the Stratum `pool`."""
+        log = (self.datadir / "miner.log").open("ab")
+        self.miner = subprocess.Popen(
+            self.miner_command(pool),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+
     def terminate(self) -> None:
-        """SIGTERM without waiting (see `stop_all`)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+        """SIGTERM to the miner and the node without waiting (see `stop_all`)."""
+        for proc in (self.miner, self.process):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
 
     def exited(self) -> bool:
-        return self.process is None or self.process.poll() is not None
+        return all(p is None or p.poll() is not None for p in (self.miner, self.process))
 
     def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            if self.process is not None:
-                os.killpg(self.process.pid, signal.SIGKILL)
+        for proc in (self.miner, self.process):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                if proc is not None:
+                    os.killpg(proc.pid, signal.SIGKILL)
 
     def stop(self) -> None:
-        """SIGTERM, wait, SIGKILL the process group (mining workers included)."""
-        proc = self.process
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        """SIGTERM, wait, SIGKILL the process groups of the miner and the node."""
+        _stop_process(self.miner)
+        self.miner = None
+        _stop_process(self.process)
         self.process = None
+
+
+def _stop_process(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM, wait, SIGKILL the process group (worker processes included)."""
+    if proc is None:
+        return
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _port_free(port: int) -> bool:
@@ -320,14 +347,17 @@ def _run_locked(
     miners: int | None,
 ) -> int:
     wanted = base_port or params.p2p_port
-    base = free_port_block(2 * count, wanted)
+    ports = 2 * count + 1  # P2P and API per node, then node0's Stratum port
+    base = free_port_block(ports, wanted)
     if base != wanted:
         print(
-            f"ports {wanted}-{wanted + 2 * count - 1} are not all free (another devnet or "
-            f"program?): this devnet uses {base}-{base + 2 * count - 1}",
+            f"ports {wanted}-{wanted + ports - 1} are not all free (another devnet or "
+            f"program?): this devnet uses {base}-{base + ports - 1}",
             flush=True,
         )
     nodes = _plan(count, datadir, base, params, network_file, miners)
+    nodes[0].stratum_port = base + 2 * count
+    pool = f"stratum+tcp://127.0.0.1:{base + 2 * count}"
     stopping = _Interrupts()
     signal.signal(signal.SIGTERM, stopping.handler)
     # Ctrl-C must stop the devnet even when started from a background job, whose SIGINT is
@@ -340,12 +370,18 @@ def _run_locked(
             print(f"       p2p ws://127.0.0.1:{node.p2p_port}/  token {node.datadir / COOKIE_NAME}")
             role = f"miner {node.address}" if node.mine else "relay only (no miner)"
             print(f"       {role}  log {node.datadir / 'node.log'}")
+            if node.stratum_port is not None:
+                print(f"       stratum {pool}  (point any SHA-256 miner here)")
+        mining = [node for node in nodes if node.mine]
+        for node in mining:
+            node.start_miner(pool)
+        print(f"miners: {len(mining)} `powchain miner` processes through {pool}")
         print(f"keys ({params.name} miners): {_save_keys(datadir, nodes)}")
         if params == DEVNET:
             faucet = encode_address(DEVNET.hrp, xonly_pubkey(DEVNET_FAUCET_SECRET))
             print(f"faucet {faucet}: `powchain faucet ADDRESS --network devnet --node URL`")
         print("Ctrl-C stops the devnet.", flush=True)
-        _loop(nodes, traffic)
+        _loop(nodes, traffic, pool)
     except KeyboardInterrupt:
         print("\nstopping the devnet...", flush=True)
     except RuntimeError as exc:
@@ -441,13 +477,25 @@ def stop_all(nodes: list[DevnetNode], out: TextIO | None = None) -> None:
         print(file=out, flush=True)
 
 
-def _loop(nodes: list[DevnetNode], traffic: bool) -> None:
+def restart_dead_miners(nodes: list[DevnetNode], pool: str) -> list[int]:
+    """Start again every node's `powchain miner` that exited (killed, crashed); their indexes."""
+    restarted = []
+    for node in nodes:
+        if node.miner is not None and node.miner.poll() is not None:
+            node.start_miner(pool)
+            restarted.append(node.index)
+    return restarted
+
+
+def _loop(nodes: list[DevnetNode], traffic: bool, pool: str) -> None:
     rng = random.Random()
     next_status = time.monotonic()
     while True:
         if time.monotonic() >= next_status:
             print(_status_line(nodes), flush=True)
             next_status = time.monotonic() + STATUS_EVERY
+            for index in restart_dead_miners(nodes, pool):
+                print(f"  node{index}'s miner had exited; restarted", flush=True)
         if traffic:
             try:
                 sent = _traffic_step(nodes, rng)

@@ -82,12 +82,16 @@ async def _serve(config: Any, clear_bans: bool = False) -> None:
         raise StartupError(f"{exc} (datadir {config.datadir})") from exc
     peers: PeerManager | None = None
     server = None
+    stratum = None
     try:
         if clear_bans:
             cleared = AddrMan(node.db).clear_bans()
             log.info("cleared %d peer ban(s) (--clear-bans)", cleared)
         peers = PeerManager(node)
         await _listening(peers.start(), f"the P2P port {config.p2p_host}:{config.p2p_port}")
+        stratum = await _listening(
+            _start_stratum(node, config), f"the Stratum port {config.stratum}"
+        )
         server = ApiServer(create_app(node), config.api_host, config.api_port)
         await _listening(server.start(), f"the API port {config.api_host}:{config.api_port}")
         log.info("network %s, datadir %s", config.params.name, config.datadir)
@@ -102,21 +106,46 @@ async def _serve(config: Any, clear_bans: bool = False) -> None:
             )
         if config.mine:
             log.info("mining to %s", miner_address_text(config))
+        if stratum is not None:
+            log.info("Stratum v1 on %s (username: your payout address)", stratum.url)
         await stop.wait()
         log.info("stopping")
     finally:
         if server is not None:
             await server.stop()
+        if stratum is not None:
+            await stratum.stop()
         if peers is not None:
             await peers.stop()
         await node.stop()
         log.info("stopped")
 
 
-async def _listening(start: Any, what: str) -> None:
+async def _listening(start: Any, what: str) -> Any:
     """Await a server's start; an OSError carries `what` (the port) for the start-up line."""
     try:
-        await start
+        return await start
     except OSError as exc:
         exc.powchain_what = what  # type: ignore[attr-defined]
         raise
+
+
+async def _start_stratum(node: Any, config: Any) -> Any:
+    """The Stratum v1 server when `config.stratum` ("HOST:PORT") is set, else None."""
+    if not config.stratum:
+        return None
+    from .config import parse_hostport
+    from .stratum.server import StratumServer, StratumSettings
+
+    host, port = parse_hostport(config.stratum, "127.0.0.1", 3333)
+    settings = StratumSettings(
+        host=host,
+        port=port,
+        share_interval=config.stratum_share_interval,
+        rebroadcast=config.stratum_rebroadcast,
+    )
+    if config.stratum_min_difficulty is not None:
+        settings.min_difficulty = config.stratum_min_difficulty
+    server = StratumServer(node, settings)
+    await server.start()
+    return server

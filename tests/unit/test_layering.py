@@ -29,6 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     "p2p": BELOW_NODE | {"p2p"},
     "api": BELOW_NODE | {"api", "wallet"},  # the explorer's node-side wallet (keystore)
     "mining": BELOW_NODE | {"mining"},
+    "stratum": {"core", "consensus", "node", "stratum"},  # never api or p2p
     "wallet": {"core", "wallet"},
 }
 PURE = {"core", "consensus", "policy"}
@@ -165,6 +166,10 @@ def test_checker_flags_a_synthetic_upward_import(tmp_path: Path) -> None:
     ("module", "name", "ok"),
     [
         ("powchain.api.routes", "powchain.p2p.peer", False),
+        ("powchain.stratum.server", "powchain.node.events", True),
+        ("powchain.stratum.server", "powchain.api.app", False),
+        ("powchain.stratum.jobs", "powchain.p2p.peer", False),
+        ("powchain.api.routes", "powchain.stratum.server", False),
         ("powchain.p2p.peer", "powchain.node.node", True),
         ("powchain.storage.db", "sqlite3", True),  # storage is where SQL lives
         ("powchain.core.keys", "coincurve", True),

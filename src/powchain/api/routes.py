@@ -96,6 +96,24 @@ def _block_confirmations(node: Any, entry: Any) -> int:
     return _confirmations(node, entry.height) if node.in_active_chain(entry) else -1
 
 
+def stratum_stats(node: Any) -> dict[str, Any]:
+    """The Stratum server's statistics (`node.stratum`, attached by the stratum package while
+    it runs: api never imports it), or `{"enabled": false, ...}`."""
+    server = getattr(node, "stratum", None)
+    if server is None:
+        return {
+            "enabled": False,
+            "url": None,
+            "connections": 0,
+            "workers": [],
+            "hashrate": 0.0,
+            "shares": {"accepted": 0, "rejected": {}},
+            "blocks_found": 0,
+            "recent_blocks": [],
+        }
+    return dict(server.stats())
+
+
 def connected_peers(node: Any) -> int:
     """Peers past the handshake (peer_info also lists recently refused ones)."""
     if node.network is None:
@@ -332,6 +350,15 @@ async def peers(request: Request) -> dict[str, Any]:
     """Connected peers (empty when the node runs without networking)."""
     node = _node(request)
     return {"peers": node.network.peer_info() if node.network is not None else []}
+
+
+@router.get("/stratum")
+async def stratum(request: Request) -> dict[str, Any]:
+    """The Stratum v1 server (`powchain node --stratum`): its URL, connected workers with
+    each one's estimated hash rate (hashes/s, from accepted shares over 5 min), shares
+    accepted and rejected by reason (`stale`, `duplicate`, `low-difficulty`,
+    `unauthorized`, `not-subscribed`, `other`), blocks found. `enabled` false when off."""
+    return stratum_stats(_node(request))
 
 
 def _split_hostport(text: str) -> tuple[str, int]:

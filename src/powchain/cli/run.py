@@ -34,6 +34,26 @@ from .root import main
 @click.option("--clock-offset", type=int, default=0, hidden=True)
 @click.option("--block-timeout", type=click.FloatRange(0.1), default=30.0, hidden=True)
 @click.option(
+    "--stratum",
+    default=None,
+    metavar="HOST:PORT",
+    help="Serve Stratum v1 mining here (off by default); miners log in with their address.",
+)
+@click.option(
+    "--stratum-min-difficulty",
+    type=click.FloatRange(1e-9, min_open=False),
+    default=None,
+    help="Lowest share difficulty vardiff gives a miner [default: 0.001].",
+)
+@click.option(
+    "--stratum-share-interval",
+    type=click.FloatRange(0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds per share vardiff aims at.",
+)
+@click.option("--stratum-rebroadcast", type=click.FloatRange(0.1), default=55.0, hidden=True)
+@click.option(
     "--explorer-wallet",
     is_flag=True,
     help="Allow the explorer's node-side wallet even when --api is not a loopback address.",
@@ -63,11 +83,16 @@ def node(
     idle_timeout: float,
     clock_offset: int,
     block_timeout: float,
+    stratum: str | None,
+    stratum_min_difficulty: float | None,
+    stratum_share_interval: float,
+    stratum_rebroadcast: float,
     explorer_wallet: bool,
     clear_bans: bool,
     log_level: str,
 ) -> None:
-    """Run a full node: P2P, REST API and (with --mine) a miner, until Ctrl-C.
+    """Run a full node: P2P, REST API, (with --mine) a miner and (with --stratum) a Stratum
+    v1 server for mining hardware, until Ctrl-C.
 
     Without --miner-address, --mine pays a key kept in DATADIR/miner.key.
 
@@ -77,8 +102,9 @@ def node(
       powchain node --network devnet --mine --connect 127.0.0.1:28744
       powchain node --network testnet --p2p 0.0.0.0:38744 --api 127.0.0.1:38745
       powchain node --network-file mynet.toml --mine --connect 10.0.0.2:48744
+      powchain node --network devnet --stratum 0.0.0.0:3333
     """
-    from ..config import build_node_config
+    from ..config import build_node_config, parse_hostport
     from ..noderun import run_node
 
     params, loaded = resolve_network(network, network_file)
@@ -99,7 +125,13 @@ def node(
             block_timeout=block_timeout,
             network_file=loaded,
             explorer_wallet=explorer_wallet,
+            stratum=stratum,
+            stratum_min_difficulty=stratum_min_difficulty,
+            stratum_share_interval=stratum_share_interval,
+            stratum_rebroadcast=stratum_rebroadcast,
         )
+        if stratum is not None:
+            parse_hostport(stratum, "127.0.0.1", 3333)
     except (ValueError, AddressError) as exc:
         raise click.BadParameter(str(exc)) from exc
     sys.exit(run_node(config, log_level, clear_bans=clear_bans))

@@ -1,7 +1,7 @@
 """The explorer's pages (server-rendered, HTML): dashboard, chain view, blocks, block,
-transaction, address, mempool, peers, post wall and search. Each route reads the Node facade,
-builds a small view model (`present`, `chainview`) and renders a Jinja2 template. Routes are
-`async def` so they run on the node's loop, like the REST API's.
+transaction, address, mempool, peers, miners (the Stratum port), post wall and search. Each
+route reads the Node facade, builds a small view model (`present`, `chainview`) and renders a
+Jinja2 template. Routes are `async def` so they run on the node's loop, like the REST API's.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from ...core.units import parse_coins
 from ..bounds import before_query, cursor_query
 from ..history import history_page
 from ..nodewallet import NodeWallet, WalletDisabled
-from ..routes import connected_peers, mempool_stats
+from ..routes import connected_peers, mempool_stats, stratum_stats
 from ..schemas import address_or_none
 from . import chainview, present
 
@@ -252,6 +252,14 @@ async def peers(request: Request) -> HTMLResponse:
         bans=bans,
         networking=network is not None,
     )
+
+
+@router.get("/miners", response_class=HTMLResponse)
+async def miners(request: Request) -> HTMLResponse:
+    """The Stratum port: URL, workers with their hash rate and shares, blocks found."""
+    stats = stratum_stats(_node(request))
+    rejected = sum(stats["shares"]["rejected"].values())
+    return _render(request, "miners.html", stratum=stats, rejected_total=rejected)
 
 
 # -- post wall and the node-side wallet ------------------------------------------------------
