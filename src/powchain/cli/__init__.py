@@ -4,7 +4,8 @@ One module per command group (`run`: node and devnet; `query`; `wallet`; `send`;
 `peers`; `pool`: the Stratum miner); `common` holds the shared options and the client
 context. Client commands talk to a node through its REST API (`wallet.client.NodeClient`);
 amounts on the command line are coins (`1.5`) converted exactly to base units; keys never
-leave the encrypted keystore except to sign locally. Importing this package loads neither FastAPI nor uvicorn (a test checks it).
+leave the encrypted keystore except to sign locally. Importing this package loads neither
+FastAPI nor uvicorn (a test checks it).
 """
 
 from __future__ import annotations
