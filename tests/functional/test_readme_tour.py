@@ -196,8 +196,10 @@ def test_readme_tour(tour: Tour) -> None:
         if raw.startswith("powchain wallet address"):
             address = output.strip().splitlines()[-1]
             assert address.startswith("dpow1")
-        if raw.startswith("powchain status"):
-            assert json.loads(output)["network"] == "devnet"
+        if raw.startswith("powchain status"):  # JSON on stdout, then the hash-rate line
+            body, _, rate = output.rpartition("}")
+            assert json.loads(body + "}")["network"] == "devnet"
+            assert rate.strip().startswith("hash rate: network ~"), rate
         if raw.startswith("powchain tx"):
             assert json.loads(output)["amount"].endswith(".00000000") or "." in output
         if "mine 101" in raw:
