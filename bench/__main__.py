@@ -16,7 +16,17 @@ from pathlib import Path
 
 from powchain.node import powsearch
 
-from . import b_api, b_connect, b_memory, b_mempool, b_mining, b_relay, b_sync, b_validators
+from . import (
+    b_api,
+    b_connect,
+    b_memory,
+    b_mempool,
+    b_mining,
+    b_relay,
+    b_stratum,
+    b_sync,
+    b_validators,
+)
 from .data import Data
 from .harness import Row, not_run, print_table, write_json
 
@@ -29,7 +39,8 @@ SUITES: list[tuple[str, str, Callable[[Data], list[Row]]]] = [
     ("B10b", "sync cost growth", b_sync.growth),
     ("B7,B8", "block and transaction relay", b_relay.run),
     ("B11a,B11b", "full-mempool transaction cost", b_mempool.run),
-    ("B12-4,B12-7,B13", "validator networks", b_validators.run),
+    ("B13k,B13m,B13n,B13s", "nonce kernels and Stratum", lambda d: b_stratum.run(d.smoke)),
+    ("B12-4,B12-7,B14", "validator networks", b_validators.run),
 ]
 NOT_BUILT: list[tuple[str, str]] = []
 

@@ -1,4 +1,4 @@
-"""B12 (proposal to final on every node) and B13 (blocks per second at a block time of 0) of
+"""B12 (proposal to final on every node) and B14 (blocks per second at a block time of 0) of
 validator networks (issue 14).
 
 Validator nodes with real peer managers on 127.0.0.1 sockets, all in this process and its one
@@ -8,7 +8,7 @@ B12: for each height, from the moment its proposer built the block (`Proposer` l
 `proposed_at`) to the moment the last node connected it (`BlockConnected`), minus the time one
 node needs to validate such a block (`connect_block` dry run, timed in the same run: the
 bound). Target: p95 <= 100 ms beyond validation, with 4 and with 7 validators.
-B13: final blocks per second with 4 validators, each block carrying up to 1,000 payments
+B14: final blocks per second with 4 validators, each block carrying up to 1,000 payments
 (1,000 genesis-funded senders, one payment each per block); no target (a throughput).
 """
 
@@ -173,10 +173,10 @@ def run(data: Data) -> list[Row]:
             )
         )  # fmt: skip
     payers = 50 if data.smoke else 1_000
-    per_s, carried = asyncio.run(_throughput(data.root / "b13", payers, 3 if data.smoke else 8))
+    per_s, carried = asyncio.run(_throughput(data.root / "b14", payers, 3 if data.smoke else 8))
     rows.append(
         Row(
-            "B13", f"final blocks per second, block time 0, ~{payers} payments a block",
+            "B14", f"final blocks per second, block time 0, ~{payers} payments a block",
             per_s, "blocks/s", None, "", None, "",
             note=f"4 validators in one process, one loop; {carried:.0f} payments per block on "
             "average, from the 2nd payment block to the last (signatures verified inline)",

@@ -13,19 +13,33 @@ from ..core.params import ChainParams
 from ..core.transaction import Transaction, post_text, vote_of
 from .limits import MAX_STANDARD_TX_SIZE
 
-__all__ = ["check_standard"]
+__all__ = ["check_standard", "check_not_empty"]
 
 
 def check_standard(tx: Transaction, params: ChainParams | None = None) -> None:
     """Raises `Rejected(POLICY, reason)`: `coinbase` for a loose coinbase, `tx-size` above
     MAX_STANDARD_TX_SIZE bytes, `nonstandard-data` when `data` is neither empty nor a post
-    of valid UTF-8 text nor, where the engine of `params` carries votes, a validator vote."""
+    of valid UTF-8 text nor, where the engine of `params` carries votes, a validator vote,
+    and those of `check_not_empty`."""
     if tx.is_coinbase:
         raise Rejected(Kind.POLICY, "coinbase", "a coinbase is only valid inside a block")
     if tx.size > MAX_STANDARD_TX_SIZE:
         raise Rejected(Kind.POLICY, "tx-size", f"{tx.size} bytes, limit {MAX_STANDARD_TX_SIZE}")
-    if not tx.data or post_text(tx.data) is not None:
-        return
-    if params is not None and engine_for(params).votes and vote_of(tx.data) is not None:
-        return
-    raise Rejected(Kind.POLICY, "nonstandard-data", "data must be empty or a UTF-8 post")
+    if tx.data and post_text(tx.data) is None:
+        carries_votes = params is not None and engine_for(params).votes
+        if not (carries_votes and vote_of(tx.data) is not None):
+            raise Rejected(Kind.POLICY, "nonstandard-data", "data must be empty or a UTF-8 post")
+    check_not_empty(tx)
+
+
+def check_not_empty(tx: Transaction) -> None:
+    """Raises `Rejected(POLICY, reason)` for a transaction that only burns its fee (issue 12):
+    `zero-payment` for 0 units without data, `empty-post` for a post whose text is empty or
+    only whitespace. Consensus still accepts both inside a block."""
+    if tx.amount == 0 and not tx.data:
+        raise Rejected(
+            Kind.POLICY, "zero-payment", "a payment of 0 coins without data moves nothing"
+        )
+    text = post_text(tx.data)
+    if text is not None and not text.strip():
+        raise Rejected(Kind.POLICY, "empty-post", "a post needs some text")
