@@ -11,16 +11,30 @@ from ..consensus.errors import Kind, Rejected
 from ..core.transaction import Transaction, post_text
 from .limits import MAX_STANDARD_TX_SIZE
 
-__all__ = ["check_standard"]
+__all__ = ["check_standard", "check_not_empty"]
 
 
 def check_standard(tx: Transaction) -> None:
     """Raises `Rejected(POLICY, reason)`: `coinbase` for a loose coinbase, `tx-size` above
     MAX_STANDARD_TX_SIZE bytes, `nonstandard-data` when `data` is neither empty nor a post
-    of valid UTF-8 text."""
+    of valid UTF-8 text, and those of `check_not_empty`."""
     if tx.is_coinbase:
         raise Rejected(Kind.POLICY, "coinbase", "a coinbase is only valid inside a block")
     if tx.size > MAX_STANDARD_TX_SIZE:
         raise Rejected(Kind.POLICY, "tx-size", f"{tx.size} bytes, limit {MAX_STANDARD_TX_SIZE}")
     if tx.data and post_text(tx.data) is None:
         raise Rejected(Kind.POLICY, "nonstandard-data", "data must be empty or a UTF-8 post")
+    check_not_empty(tx)
+
+
+def check_not_empty(tx: Transaction) -> None:
+    """Raises `Rejected(POLICY, reason)` for a transaction that only burns its fee (issue 12):
+    `zero-payment` for 0 units without data, `empty-post` for a post whose text is empty or
+    only whitespace. Consensus still accepts both inside a block."""
+    if tx.amount == 0 and not tx.data:
+        raise Rejected(
+            Kind.POLICY, "zero-payment", "a payment of 0 coins without data moves nothing"
+        )
+    text = post_text(tx.data)
+    if text is not None and not text.strip():
+        raise Rejected(Kind.POLICY, "empty-post", "a post needs some text")
