@@ -175,6 +175,7 @@ def test_the_server_keeps_serving_under_abuse(tmp_path: Path) -> None:
                 "worst_loop_stall_ms": round(beat.take() * 1000, 1),
                 "result": result,
             }
+        s.call(beat.task.cancel)  # before the loop closes
         figures["rss_growth_total_kib"] = rss_kib() - base
         stats = s.call(s.server.stats)
         figures["rejected"] = stats["shares"]["rejected"]
