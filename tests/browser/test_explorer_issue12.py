@@ -28,7 +28,7 @@ def test_the_token_is_asked_once_per_session(node: NodeProcess, watched_page: An
     page.goto(node.api_url + "/posts")
     page.fill("#post-text", "hello")
     page.fill("#post-token", token)
-    page.fill("#post-pass", "short")  # refused, but the token was sent once
+    page.fill("#post-pass", "correct horse battery")  # refused (no coins); the token was sent
     page.click("#post-form button[type=submit]")
     expect(page.locator("#form-error")).to_be_visible()
     page.goto(node.api_url + "/posts")
