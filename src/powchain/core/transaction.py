@@ -37,8 +37,8 @@ TX_VERSION = 1
 COINBASE_VERSION = 0
 POST_TAG = 0x01
 """data[0] of a post; UTF-8 text follows."""
-VOTE_TAG = 0x02
-"""data[0] of a validator vote (issue 14): `0x02 | add:u8 (1 add, 0 remove) | subject:32`."""
+VOTE_TAG = 0x03
+"""data[0] of a validator vote (issue 14): `0x03 | add:u8 (1 add, 0 remove) | subject:32`."""
 SIGHASH_TAG = b"powchain/tx"
 MAX_DATA_PARSE = 1_000_000
 """Parser bound on `data`; consensus limits (MAX_TX_DATA, 100 for coinbase) are checked later."""
@@ -226,7 +226,7 @@ def post_text(data: bytes) -> str | None:
 
 
 def make_vote_data(subject: bytes, add: bool) -> bytes:
-    """`data` of a validator vote: 0x02, 1 to add or 0 to remove, the 32-byte x-only key."""
+    """`data` of a validator vote: 0x03, 1 to add or 0 to remove, the 32-byte x-only key."""
     if len(subject) != 32:
         raise ValueError("a vote names a 32-byte x-only key")
     return bytes((VOTE_TAG, 1 if add else 0)) + subject

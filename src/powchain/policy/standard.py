@@ -1,8 +1,9 @@
 """Standardness: transactions this node relays and mines, beyond what consensus requires. Pure.
 
 Consensus already bounds sizes and checks post text. Policy additionally keeps the reserved
-`data` tags (anything but empty data or a 0x01 post) out of the mempool until a future version
-gives them a meaning, and bounds the transaction size.
+`data` tags (anything but empty data, a 0x01 post, or a 0x03 validator vote where the engine
+carries votes) out of the mempool until a future version gives them a meaning, and bounds the
+transaction size.
 """
 
 from __future__ import annotations
