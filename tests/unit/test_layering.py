@@ -18,7 +18,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
-ENTRY_POINTS = {"cli", "config", "devnet", "noderun", "__main__"}
+ENTRY_POINTS = {"cli", "cli_proof", "config", "devnet", "noderun", "__main__"}
 BELOW_NODE = {"core", "consensus", "policy", "storage", "node"}
 ALLOWED: dict[str, set[str]] = {
     "core": {"core"},
@@ -30,6 +30,7 @@ ALLOWED: dict[str, set[str]] = {
     "api": BELOW_NODE | {"api", "wallet"},  # the explorer's node-side wallet (keystore)
     "mining": BELOW_NODE | {"mining"},
     "wallet": {"core", "wallet"},
+    "light": {"core", "consensus", "light"},  # headers-only client: never the node
 }
 PURE = {"core", "consensus", "policy"}
 IMPURE_MODULES = {"time", "random", "secrets", "logging", "os", "socket", "sqlite3", "asyncio"}
@@ -170,6 +171,10 @@ def test_checker_flags_a_synthetic_upward_import(tmp_path: Path) -> None:
         ("powchain.core.keys", "coincurve", True),
         ("powchain.consensus.pow", "powchain.core.params", True),
         ("powchain.consensus.pow", "logging", False),
+        ("powchain.light.headerchain", "powchain.consensus.pow", True),
+        ("powchain.light.sync", "powchain.node.node", False),
+        ("powchain.light.sync", "powchain.p2p.peerman", False),
+        ("powchain.light.store", "sqlite3", True),
     ],
 )
 def test_rules_table(module: str, name: str, ok: bool) -> None:

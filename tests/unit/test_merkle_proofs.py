@@ -215,7 +215,9 @@ def test_bad_partial_trees_raise_typed_errors() -> None:
     cases = {
         "bad-pmt-empty": PartialMerkleTree(0, (), ()),
         "bad-pmt-too-many": PartialMerkleTree(10**6, (), ()),
-        "bad-pmt-hashes": PartialMerkleTree(tree.total, tree.hashes + (bytes(32),), tree.flags + (False,)),
+        "bad-pmt-hashes": PartialMerkleTree(
+            tree.total, tree.hashes + (bytes(32),), tree.flags + (False,)
+        ),
         "bad-pmt-flags": PartialMerkleTree(tree.total, tree.hashes, tree.flags + (False,) * 8),
     }
     for reason, bad in cases.items():

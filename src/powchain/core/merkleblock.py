@@ -3,7 +3,7 @@
 Pure. A merkleblock is what Bitcoin Core's `gettxoutproof` returns and `verifytxoutproof`
 reads:
 
-    header:80 | total_transactions:u32 | CompactSize(n) | n * hash:32 | CompactSize(m) | m flag bytes
+    header:80 | total_transactions:u32 | CompactSize(n) | n * hash:32 | CompactSize(m) | m bytes
 
 The hashes and flag bits come from a depth-first walk of Bitcoin's merkle tree (the one of
 `hashing.merkle_root`); flag bit i is bit (i % 8) of byte i // 8 (least significant first).

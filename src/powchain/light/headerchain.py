@@ -145,7 +145,9 @@ class HeaderChain:
             return branch[height - fork_height - 1]
 
         prev_hash, work = self.hashes[fork_height], self.work[fork_height]
-        times = [h.time for h in self.headers[max(0, fork_height - MTP_WINDOW + 1) : fork_height + 1]]
+        times = [
+            h.time for h in self.headers[max(0, fork_height - MTP_WINDOW + 1) : fork_height + 1]
+        ]
         now = int(self.now())
         for offset, header in enumerate(branch):
             height = fork_height + 1 + offset

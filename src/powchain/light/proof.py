@@ -31,7 +31,6 @@ from ..core.hashing import (
     branch_pairs,
     fold_branch,
     hash_to_hex,
-    hex_to_hash,
     sha256d,
 )
 from ..core.transaction import Transaction
@@ -136,7 +135,7 @@ def _raw32(text: Any, name: str) -> bytes:
 
 
 def _hash(doc: dict[str, Any], name: str) -> bytes:
-    return hex_to_hash(_raw32(_field(doc, name, str), name)[::-1].hex())
+    return _raw32(_field(doc, name, str), name)[::-1]  # people's hex is byte-reversed
 
 
 def _header(text: str) -> BlockHeader:
@@ -171,12 +170,12 @@ def check_inclusion(proof: TxProof) -> None:
     except BranchError as exc:
         raise ProofError("bad-branch", str(exc)) from exc
     if root != proof.header.merkle_root:
-        raise ProofError(
-            "merkle-mismatch", "the branch does not fold to the header's merkle root"
-        )
+        raise ProofError("merkle-mismatch", "the branch does not fold to the header's merkle root")
     for level, pair in enumerate(branch_pairs(proof.txid, proof.index, list(proof.branch))):
         if _parses_as_tx(pair):
-            raise ProofError("inner-node-is-tx", f"the inner node at level {level + 1} parses as a transaction")
+            raise ProofError(
+                "inner-node-is-tx", f"the inner node at level {level + 1} parses as a transaction"
+            )
     if proof.tx is not None and sha256d(proof.tx) != proof.txid:
         raise ProofError("tx-mismatch", "the raw transaction in the proof is not its txid")
 
