@@ -705,5 +705,9 @@ def create_network(
     click.echo(f"  powchain node --network-file {path.name} --mine --connect OTHER_HOST:{p2p_port}")
 
 
+from .cli_proof import register as _register_proof_commands  # noqa: E402  (issue 15)
+
+_register_proof_commands(main)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -18,7 +18,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
-ENTRY_POINTS = {"cli", "cli_proof", "config", "devnet", "noderun", "__main__"}
+ENTRY_POINTS = {"cli", "cli_proof", "cli_notary", "config", "devnet", "noderun", "__main__"}
 BELOW_NODE = {"core", "consensus", "policy", "storage", "node"}
 ALLOWED: dict[str, set[str]] = {
     "core": {"core"},

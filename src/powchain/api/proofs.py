@@ -1,8 +1,9 @@
 """Endpoints for light clients (issue 15): transaction inclusion proofs and raw headers.
 
-- `GET /api/v1/txs/{txid}/proof`: `{txid, block, height, index, branch, header}` (the
-  `light.proof.TxProof` JSON shape: txid/block people's hex, branch hashes internal-order hex
-  bottom first, header the 80 bytes' hex), plus `confirmations`; `?format=merkleblock` gives
+- `GET /api/v1/txs/{txid}/proof`: `{txid, block, height, index, branch, header, tx}` (the
+  `light.proof.TxProof` JSON shape: txid/block people's hex, branch hashes internal-order
+  hex bottom first, header the 80 bytes' hex, tx the raw transaction), plus
+  `confirmations`; `?format=merkleblock` gives
   `{txid, block, height, merkleblock}` with BIP-37 merkleblock hex (what Bitcoin Core's
   `gettxoutproof` returns). 404 `not-found` (unknown), 409 `not-confirmed` (mempool).
 - `GET /api/v1/headers?from=H&count=N`: N <= 2,000 raw 80-byte headers of the active chain
@@ -85,6 +86,7 @@ async def tx_proof(
         branch=[h.hex() for h in merkle_branch(txids, index)],
         header=header.serialize().hex(),
         confirmations=node.tip.height - found.height + 1,
+        tx=found.tx.serialize().hex(),
     )
     return base
 

@@ -22,6 +22,7 @@ __all__ = [
     "TX_VERSION",
     "COINBASE_VERSION",
     "POST_TAG",
+    "NOTARY_TAG",
     "SIGHASH_TAG",
     "MAX_DATA_PARSE",
     "post_text",
@@ -32,6 +33,8 @@ TX_VERSION = 1
 COINBASE_VERSION = 0
 POST_TAG = 0x01
 """data[0] of a post; UTF-8 text follows."""
+NOTARY_TAG = 0x02
+"""data[0] of a notarization (issue 15); a 32-byte digest follows (light.notary)."""
 SIGHASH_TAG = b"powchain/tx"
 MAX_DATA_PARSE = 1_000_000
 """Parser bound on `data`; consensus limits (MAX_TX_DATA, 100 for coinbase) are checked later."""
