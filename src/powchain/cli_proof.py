@@ -131,7 +131,8 @@ def _against(report: Any) -> str:
     agreeing = len(report.agreeing)
     if agreeing == 0:
         return "checked against stored headers only (no node answered: offline)"
-    return f"checked against {agreeing} node{'s' if agreeing != 1 else ''}' headers"
+    whose = "node's" if agreeing == 1 else "nodes'"
+    return f"checked against {agreeing} {whose} headers"
 
 
 def _when(ts: int) -> str:

@@ -96,3 +96,15 @@ async def test_headers_endpoint_bounds(api: Api) -> None:
         r = await api.http.get("/api/v1/headers", params=bad)
         assert r.status_code in (400, 422), bad
         assert "error" in r.json()
+
+
+async def test_explorer_pages_carry_the_proof_check(api: Api) -> None:
+    txids = await _block_with_txs(api)
+    page = await api.http.get(f"/tx/{txids[0]}")
+    assert page.status_code == 200
+    assert 'id="verify-proof"' in page.text and "/static/proofcheck.js" in page.text
+    assert f'data-genesis="{api.node.params.genesis_hash_hex}"' in page.text
+    drop = await api.http.get("/verify")
+    assert drop.status_code == 200 and 'id="pcproof-form"' in drop.text
+    script = await api.http.get("/static/proofcheck.js")
+    assert script.status_code == 200 and "crypto.subtle.digest" in script.text
