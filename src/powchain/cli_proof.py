@@ -43,6 +43,15 @@ def _options(multiple_nodes: bool) -> Callable[[F], F]:
             + (" (repeat for several)" if multiple_nodes else "")
             + " [default: the local node of --network].",
         )(f)
+        if multiple_nodes:
+            f = click.option(
+                "--peer",
+                "peers",
+                multiple=True,
+                metavar="HOST:PORT",
+                help="A node's P2P address to take headers from over the peer protocol "
+                "(getheaders only; repeat for several).",
+            )(f)
         f = click.option(
             "--headers",
             "headers_file",
@@ -84,7 +93,8 @@ class LightCtx:
         nodes = opts.get("nodes")
         if isinstance(nodes, str):
             nodes = (nodes,)
-        self.urls = list(nodes or ()) or [default_api_url(self.params)]
+        self.peers = list(opts.get("peers") or ())
+        self.urls = list(nodes or ()) or ([] if self.peers else [default_api_url(self.params)])
         self.headers_file = opts.get("headers_file") or self.datadir / "light" / "headers.sqlite"
         self._chain: Any = None
 
@@ -102,8 +112,10 @@ class LightCtx:
     def sync(self, quiet: bool = False) -> Any:
         """Sync the header chain from every node; print disagreements; the SyncReport."""
         from .light.sync import HttpSource, follow
+        from .light.wspeer import WsSource
 
-        sources = [HttpSource(url) for url in self.urls]
+        sources: list[Any] = [HttpSource(url) for url in self.urls]
+        sources += [WsSource(address, self.params) for address in self.peers]
         try:
             report = follow(self.chain(), sources)
         finally:

@@ -54,6 +54,23 @@ def test_proof_and_verify_against_two_nodes(framework: TestFramework) -> None:
         done.stdout,
     ), done.stdout
 
+    log.info("A getheaders-only light peer over the P2P protocol gets the same answer")
+    p2p_dir = framework.tmp_path / "light-p2p"
+    by_peer = run_cli(
+        [
+            "verify",
+            str(proof_file),
+            "--network",
+            "regtest",
+            "--datadir",
+            str(p2p_dir),
+            "--peer",
+            a.p2p_address,
+        ]
+    )
+    assert by_peer.returncode == 0, by_peer.stderr
+    assert by_peer.stdout.endswith("3 confirmations, checked against 1 node's headers\n")
+
     log.info("An edited proof gets a one-line reason")
     for field, value in (("index", doc["index"] ^ 1), ("header", "00" + doc["header"][2:])):
         edited = framework.tmp_path / f"edited-{field}.proof"

@@ -2,8 +2,10 @@
 
 A `HeaderSource` is anything with `name`, `tip() -> (height, hash)` and `headers(start,
 count) -> list[BlockHeader]` (active-chain headers from height `start`, at most 2,000):
-`HttpSource` asks a node's REST API (`GET /api/v1/status`, `GET /api/v1/headers`), and
-`light.wspeer.WsSource` asks over the peer-to-peer protocol (getheaders).
+`HttpSource` asks a node's REST API (`GET /api/v1/status`, `GET /api/v1/headers`).
+`light.wspeer.WsSource` asks over the peer-to-peer protocol instead: it has
+`pull(chain)` (getheaders with our locator) and `fork_height(chain)`, which `follow` uses
+in place of the height-based walk.
 
 `follow(chain, sources)` syncs from each source in turn: it finds the highest height where the
 source's chain and ours agree (walking back 2,000 headers a step), downloads the source's
@@ -182,9 +184,14 @@ def follow(chain: HeaderChain, sources: Sequence[HeaderSource]) -> SyncReport:
         state = SourceState(source.name)
         states.append(state)
         try:
-            state.height, state.tip = source.tip()
-            state.fork_height = find_fork(chain, source, state.height)
-            report.reorgs += _download(source, chain, state.fork_height, state.height)
+            pull = getattr(source, "pull", None)  # a P2P source syncs by locator
+            if pull is not None:
+                state.height, state.tip, state.fork_height, reorgs = pull(chain)
+                report.reorgs += reorgs
+            else:
+                state.height, state.tip = source.tip()
+                state.fork_height = find_fork(chain, source, state.height)
+                report.reorgs += _download(source, chain, state.fork_height, state.height)
         except Rejected as exc:
             state.status, state.detail = "invalid", f"{exc.reason}: {exc.message or exc}"
         except (SourceError, ParseError) as exc:
@@ -205,7 +212,9 @@ def follow(chain: HeaderChain, sources: Sequence[HeaderSource]) -> SyncReport:
             state.status = "disagrees"
             # where it leaves the final best chain (a later source may have reorged us)
             with contextlib.suppress(SourceError, ParseError):
-                state.fork_height = find_fork(chain, source, state.height or 0)
+                locate = getattr(source, "fork_height", None)
+                fork = locate(chain) if locate else find_fork(chain, source, state.height or 0)
+                state.fork_height = state.fork_height if fork is None else fork
             state.detail = (
                 f"its chain leaves the best chain after height {state.fork_height} "
                 f"and has less work"
