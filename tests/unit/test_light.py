@@ -307,3 +307,15 @@ def test_malformed_proof_json_gets_a_reason() -> None:
         with pytest.raises(ProofError) as info:
             TxProof.from_json(broken)
         assert info.value.reason == "bad-proof"
+
+
+@pytest.mark.parametrize("n_tx", [1, 2, 3, 5, 8, 1001])
+def test_every_position_of_a_block_verifies(n_tx: int) -> None:
+    chain, headers, txids = proof_setup(n_tx)
+    for index in range(n_tx):
+        got = verify_tx_proof(make_proof(headers, txids, index), chain, 6)
+        assert got.height == 3
+    if n_tx > 1:  # a neighbour's branch does not prove this txid
+        wrong = dataclasses.replace(make_proof(headers, txids, 1), txid=txids[0])
+        with pytest.raises(ProofError):
+            verify_tx_proof(wrong, chain)
