@@ -22,7 +22,7 @@ from powchain.core.params import REGTEST, ChainParams, genesis_block
 from powchain.light.headerchain import HeaderChain
 from powchain.light.proof import ProofError, TxProof, verify_tx_proof
 from powchain.light.store import HeaderStore
-from powchain.light.sync import SourceError, follow
+from powchain.light.sync import HttpSource, SourceError, follow
 
 ASERT = dataclasses.replace(
     REGTEST, daa="asert", target_spacing=10, half_life=600, pow_limit_bits=0x207FFFFF
@@ -319,3 +319,43 @@ def test_every_position_of_a_block_verifies(n_tx: int) -> None:
         wrong = dataclasses.replace(make_proof(headers, txids, 1), txid=txids[0])
         with pytest.raises(ProofError):
             verify_tx_proof(wrong, chain)
+
+
+def _http_source(handler: object) -> HttpSource:
+    import httpx
+
+    client = httpx.Client(base_url="http://node", transport=httpx.MockTransport(handler))  # type: ignore[arg-type]
+    return HttpSource("http://node", client=client)
+
+
+def test_http_source_reads_bounded_answers() -> None:
+    import httpx
+
+    headers = extend(REGTEST, genesis(), 5)
+
+    def honest(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v1/status":
+            return httpx.Response(200, json={"height": 5, "tip": headers[-1].hash[::-1].hex()})
+        start, count = int(request.url.params["from"]), int(request.url.params["count"])
+        return httpx.Response(
+            200, content=b"".join(h.serialize() for h in headers[start : start + count])
+        )
+
+    chain = light()
+    report = follow(chain, [_http_source(honest)])
+    assert chain.height == 5 and report.sources[0].status == "agrees"
+
+    def flooding(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v1/status":
+            return httpx.Response(200, json={"height": 5, "tip": headers[-1].hash[::-1].hex()})
+        return httpx.Response(200, content=bytes(80 * 3000))  # more than asked for
+
+    report = follow(light(), [_http_source(flooding)])
+    assert report.sources[0].status == "unreachable"
+    assert "answered over" in report.sources[0].detail
+
+    def huge_status(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b" " * 100_000)
+
+    report = follow(light(), [_http_source(huge_status)])
+    assert report.sources[0].status == "unreachable"

@@ -25,6 +25,7 @@ Nothing is resolved silently: `SyncReport.disagreements` lists every source that
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -47,6 +48,7 @@ __all__ = [
 ]
 
 BATCH = 2_000
+MAX_STATUS_BYTES = 64 * 1024
 MAX_BRANCH_HEADERS = 1_000_000
 """Most headers of a competing branch held in memory before it is checked (80 MB)."""
 
@@ -65,7 +67,8 @@ class HeaderSource(Protocol):
 
 class HttpSource:
     """A node's REST API at `url` (e.g. http://127.0.0.1:18745). `client`: an httpx.Client
-    (injectable for tests); every answer is size-checked before it is parsed."""
+    (injectable for tests); every answer is read only up to its bound (64 KiB for the
+    status, 80 bytes a header asked for) and size-checked before it is parsed."""
 
     def __init__(self, url: str, client: Any = None, timeout: float = 30.0) -> None:
         import httpx
@@ -77,26 +80,33 @@ class HttpSource:
     def close(self) -> None:
         self._http.close()
 
-    def _get(self, path: str, **params: Any) -> Any:
+    def _get(self, path: str, limit: int, **params: Any) -> bytes:
+        """The body of GET /api/v1`path`, read up to `limit` bytes (more is an error)."""
         try:
-            response = self._http.get("/api/v1" + path, params=params)
-            if response.status_code != 200:
-                raise SourceError(f"{self.name}: {path} answered HTTP {response.status_code}")
-            return response
+            with self._http.stream("GET", "/api/v1" + path, params=params) as response:
+                if response.status_code != 200:
+                    raise SourceError(f"{self.name}: {path} answered HTTP {response.status_code}")
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > limit:
+                        raise SourceError(f"{self.name}: {path} answered over {limit} bytes")
+                return bytes(body)
         except self._errors as exc:
             raise SourceError(f"{self.name}: {exc}") from exc
 
     def tip(self) -> tuple[int, bytes]:
         try:
-            body = self._get("/status").json()
+            body = json.loads(self._get("/status", MAX_STATUS_BYTES))
             return int(body["height"]), hex_to_hash(str(body["tip"]))
         except self._errors + (TypeError,) as exc:
             raise SourceError(f"{self.name}: /status is not a node's status: {exc}") from exc
 
     def headers(self, start: int, count: int) -> list[BlockHeader]:
         count = max(1, min(count, BATCH))
-        raw = self._get("/headers", **{"from": start, "count": count, "format": "bin"}).content
-        if len(raw) % HEADER_SIZE or len(raw) > count * HEADER_SIZE:
+        params = {"from": start, "count": count, "format": "bin"}
+        raw = self._get("/headers", count * HEADER_SIZE, **params)
+        if len(raw) % HEADER_SIZE:
             raise SourceError(f"{self.name}: /headers answered {len(raw)} bytes")
         return [BlockHeader.parse(raw[i : i + HEADER_SIZE]) for i in range(0, len(raw), 80)]
 
