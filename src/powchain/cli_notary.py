@@ -85,7 +85,7 @@ def _wait(ctx: Any, txid: str, confirmations: int, timeout: float) -> dict[str, 
             )
             if got >= confirmations:
                 click.echo("", err=True)
-                return dict(client._json("GET", f"/txs/{txid}/proof"))
+                return client.tx_proof(txid)
             if time.monotonic() > deadline:
                 click.echo("", err=True)
                 raise click.ClickException(

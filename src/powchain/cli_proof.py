@@ -189,10 +189,9 @@ def proof(txid: str, merkleblock: bool, **opts: Any) -> None:
     from .wallet.client import ApiError, NodeClient
 
     ctx = LightCtx(opts)
-    params = {"format": "merkleblock"} if merkleblock else {}
     try:
         with NodeClient(ctx.urls[0]) as client:
-            body = client._json("GET", f"/txs/{txid}/proof", params=params)
+            body = client.tx_proof(txid, merkleblock)
     except ApiError as exc:
         raise click.ClickException(f"node: {exc.error}: {exc.message}") from exc
     if merkleblock:
