@@ -132,12 +132,13 @@ def header_sync(data: Data) -> list[Row]:
             return blocks / seconds
 
         over_http()
-        all_headers = over_http.headers  # type: ignore[attr-defined]
+        raw = [h.serialize() for h in over_http.headers[1:]]  # type: ignore[attr-defined]
 
         def in_process() -> float:
+            """Parse and check the same bytes (fresh objects: no cached hashes)."""
             chain = HeaderChain(REGTEST)
             start = time.perf_counter()
-            chain.offer(0, all_headers[1:])
+            chain.offer(0, [BlockHeader.parse(r) for r in raw])
             return blocks / (time.perf_counter() - start)
 
         rate, bound = interleave(over_http, in_process, 3, max)
@@ -150,7 +151,7 @@ def header_sync(data: Data) -> list[Row]:
             rate,
             "headers/s",
             bound,
-            "headers/s checked in-process",
+            "headers/s parsed+checked in-process",
             0.3,
             ">= 0.3x",
             note=f"{blocks} headers; bound: HeaderChain.offer of the same headers",
