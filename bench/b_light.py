@@ -154,7 +154,7 @@ def header_sync(data: Data) -> list[Row]:
             "headers/s parsed+checked in-process",
             0.3,
             ">= 0.3x",
-            note=f"{blocks} headers; bound: HeaderChain.offer of the same headers",
+            note=f"{blocks} headers; bound: parse + HeaderChain.offer of the same bytes",
         ),
     ]
 
