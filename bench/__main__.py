@@ -16,7 +16,7 @@ from pathlib import Path
 
 from powchain.node import powsearch
 
-from . import b_api, b_connect, b_light, b_memory, b_mining, b_relay, b_sync
+from . import b_api, b_connect, b_light, b_memory, b_mempool, b_mining, b_relay, b_sync
 from .data import Data
 from .harness import Row, not_run, print_table, write_json
 
@@ -28,6 +28,7 @@ SUITES: list[tuple[str, str, Callable[[Data], list[Row]]]] = [
     ("B5", "initial sync over loopback", b_sync.run),
     ("B10b", "sync cost growth", b_sync.growth),
     ("B7,B8", "block and transaction relay", b_relay.run),
+    ("B11a,B11b", "full-mempool transaction cost", b_mempool.run),
     ("B15a,B15b,B15c,B15d", "proofs and the light client", b_light.run),
 ]
 NOT_BUILT: list[tuple[str, str]] = []

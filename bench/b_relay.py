@@ -188,7 +188,7 @@ class Validator:
 ACCEPT_LOG = re.compile(
     r"block ([0-9a-f]{64}) .*: parsed in ([0-9.]+) ms, accepted in ([0-9.]+) ms"
 )
-"""The line a node logs for each block a peer sent it (p2p/peerman.py `_on_block`)."""
+"""The line a node logs for each block a peer sent it (p2p/blockfetch.py `on_block`)."""
 
 
 def node_validation(node: NodeProc, block_hex: str) -> float:

@@ -64,11 +64,26 @@ class FakePeer:
         self.close_reason = ""
 
     @classmethod
-    async def connect(cls, port: int, host: str = "127.0.0.1", **kwargs: Any) -> FakePeer:
+    async def connect(
+        cls, port: int, host: str = "127.0.0.1", max_queue: int = 16, **kwargs: Any
+    ) -> FakePeer:
+        """`max_queue`: frames websockets buffers for us before it stops reading the socket
+        (with `stop_reading`, a peer that never reads holds at most this many)."""
         ws = await connect(
-            f"ws://{host}:{port}/", max_size=None, compression=None, ping_interval=None
+            f"ws://{host}:{port}/",
+            max_size=None,
+            compression=None,
+            ping_interval=None,
+            max_queue=max_queue,
         )
         return cls(ws, **kwargs)
+
+    async def stop_reading(self) -> None:
+        """Read nothing more (a peer that asks and never reads); `closed()` then only tells
+        that reading stopped."""
+        self._reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._reader
 
     async def _read(self) -> None:
         try:

@@ -323,14 +323,29 @@ def devnet(
 def status(
     network: str, datadir: Path | None, node_url: str | None, network_file: Path | None
 ) -> None:
-    """Show the node's network, tip, difficulty, mempool and peers.
+    """Show the node's network, tip, difficulty, mempool, peers and hash rates.
+
+    The JSON goes to stdout; a line comparing the network's estimated hash rate with this
+    node's miner goes to stderr.
 
     \b
     Example:
       powchain status --network devnet
     """
     with Ctx(network, datadir, node_url, network_file=network_file).client() as client:
-        _echo_json(client.status())
+        answer = client.status()
+    _echo_json(answer)
+    click.echo(_hashrate_line(answer), err=True)
+
+
+def _hashrate_line(status: dict[str, Any]) -> str:
+    """'hash rate: network ~2.94 MH/s (estimated, last 120 blocks), this node's miner 2.9 MH/s'."""
+    from .node.hashrate import format_rate
+
+    network = format_rate(status.get("network_hashrate"))
+    mine = status.get("miner_hashrate")
+    ours = "not mining" if mine is None else format_rate(mine)
+    return f"hash rate: network ~{network} (estimated, last 120 blocks), this node's miner {ours}"
 
 
 @main.command()
@@ -623,7 +638,18 @@ def _allocation(text: str) -> tuple[str, int]:
 @network.command(name="create")
 @click.argument("name")
 @click.option("--block-time", type=int, default=10, show_default=True, help="Seconds.")
-@click.option("--half-life", type=int, default=None, help="ASERT half-life, seconds [60 blocks].")
+@click.option(
+    "--half-life",
+    type=int,
+    default=None,
+    help="Difficulty half-life (asert-bounded), seconds [4 blocks, or enough for --future-limit].",
+)
+@click.option(
+    "--future-limit",
+    type=int,
+    default=None,
+    help="Most seconds a block's time may be ahead of a node's clock [6 blocks, at least 60].",
+)
 @click.option("--subsidy", default="50", show_default=True, help="Coins a block mints at first.")
 @click.option("--halving-interval", type=int, default=100_000, show_default=True, help="Blocks.")
 @click.option("--coinbase-maturity", type=int, default=20, show_default=True, help="Blocks.")
@@ -640,6 +666,7 @@ def create_network(
     name: str,
     block_time: int,
     half_life: int | None,
+    future_limit: int | None,
     subsidy: str,
     halving_interval: int,
     coinbase_maturity: int,
@@ -671,7 +698,6 @@ def create_network(
         _fail(f"{path} exists (use --force to overwrite it)")
     values: dict[str, Any] = {
         "target_spacing": block_time,
-        "half_life": half_life if half_life is not None else 60 * block_time,
         "initial_subsidy": _coins(subsidy, "--subsidy"),
         "halving_interval": halving_interval,
         "coinbase_maturity": coinbase_maturity,
@@ -683,6 +709,10 @@ def create_network(
     }
     if address_prefix is not None:
         values["hrp"] = address_prefix
+    if half_life is not None:
+        values["half_life"] = half_life
+    if future_limit is not None:
+        values["max_future_block_time"] = future_limit
     allocations = tuple(_allocation(text) for text in allocate)
     click.echo(f"creating {name} (mining its genesis block) ...", err=True)
     try:

@@ -100,6 +100,7 @@ def build_node_config(
     from .node.node import NodeConfig  # imported late: `--help` must not need the node
 
     params = NETWORKS[network] if network_file is None else network_file.params
+    params = emulate_hashrate(params)
     if network_file is not None:
         connect = tuple(dict.fromkeys((*connect, *network_file.seeds)))
     p2p_host, p2p_port = parse_hostport(p2p or "", "0.0.0.0", params.p2p_port)
@@ -183,6 +184,25 @@ def write_network_file(path: Path, network: NetworkFile, overwrite: bool = False
     text = header + tomli_w.dumps(to_document(network))
     with Path(path).open("w" if overwrite else "x", encoding="utf-8") as f:
         f.write(text)
+
+
+def emulate_hashrate(params: ChainParams) -> ChainParams:
+    """Tests only: with $POWCHAIN_TEST_HASHRATE = F > 1, devnet with a genesis F times easier
+    (mined here, ~0.1 s), so this machine meets the DAA as one F times as fast would. Every
+    node of the test must see the same F (their genesis must match). Other networks, and F <= 1
+    (the miner's nonce-rate limit, `node.miner`), are unchanged."""
+    import dataclasses
+
+    from .consensus.pow import bits_to_target, target_to_bits
+    from .core.params import DEVNET
+    from .node.miner import hashrate_factor
+
+    factor = hashrate_factor()
+    if factor <= 1 or params != DEVNET:
+        return params
+    easier = min(int(bits_to_target(params.genesis_bits) * factor), 2**256 - 1)
+    bits = target_to_bits(min(easier, bits_to_target(params.pow_limit_bits)))
+    return mine_genesis(dataclasses.replace(params, genesis_bits=bits, genesis_hash_hex=""))
 
 
 def mine_genesis(params: ChainParams) -> ChainParams:

@@ -55,6 +55,8 @@ def test_dashboard_shows_a_block_live(node: NodeProcess, watched_page: Any) -> N
     new_hash = node.mine(1, Wallet.new(node.params, "other").address)[0]
     expect(page.locator("#tip-height")).to_have_text(str(height + 1))
     expect(page.locator(f"#latest-blocks a[href='/block/{new_hash}']").first).to_be_visible()
+    page.reload()  # the hash-rate estimate (issue 10/12: with a unit prefix, from chainwork)
+    expect(page.locator("#hash-rate")).to_have_text(re.compile(r"^(-|[\d.]+ [kMGTPE]?H/s)$"))
     screenshot(page, "dashboard")
 
 

@@ -1,16 +1,20 @@
 """feature_devnet: `powchain devnet --nodes 3 --traffic` on real devnet parameters (SPEC §5, §8).
 
-Runs the devnet for 90 s: three mining nodes with real proof of work (ASERT, 10 s spacing) and
-traffic wallets, then waits (bounded) until payments and posts have confirmed. At the end the
-nodes are within one block of the same tip and blocks arrive on average 5 to 20 s apart.
+Runs the devnet for 90 s: three mining nodes with real proof of work (asert-bounded, 10 s
+spacing) and traffic wallets, then waits (bounded) until payments and posts have confirmed. At
+the end the nodes are within one block of the same tip.
 
-The spacing is checked where it is not a dice roll: ~9 blocks in 90 s is a Poisson sample, and
-its average lands outside 5-20 s in several runs out of a hundred even when the devnet's
-difficulty is right (a CI run saw 23 s over 4 blocks). So the test reads how many nonces the
-three miners tried (`powchain_miner_hashes` in /metrics) and checks (1) the expected spacing at
-the chain's difficulty and that hash rate is 5 to 20 s, and (2) the blocks the chain gained are
-a plausible Poisson count for those nonces (both tails above 1e-4): miners that waste work, or
-blocks that get lost, fail it.
+Nothing here depends on how fast this machine hashes (issue 10: a 5-20 s window failed on a
+machine 3x faster than the one it was tuned on). The test reads how many nonces the three
+miners tried (`powchain_miner_hashes` in /metrics) and checks properties of that rate: (1) the
+difficulty rule moved toward the target: at the tip's difficulty the miners' rate gives an
+expected spacing within 2**1.5 of 10 s, or at least closer than the genesis's was; (2) the
+chainwork the chain gained is plausible for those nonces (each nonce adds work(bits) with
+probability 1 / work(bits), so the gain is at most as spread as a Poisson count in units of the
+hardest block's work; both tails above 1e-4): miners that waste work, or blocks that get lost,
+fail it; (3) the network hash rate /status
+estimates is within 2x of the rate the miners measured. `POWCHAIN_TEST_HASHRATE` (0.25 or 4)
+runs it as a slower or faster machine would (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -112,22 +116,30 @@ def test_feature_devnet(framework: TestFramework) -> None:
     low = min(heights)
     assert len({get(u, f"/blocks/{low}")["hash"] for u in urls}) == 1, "one chain"
 
-    log.info("Blocks arrive on average 5 to 20 s apart at the miners' measured hash rate")
+    log.info("The difficulty moved toward 10 s blocks at the miners' measured nonce rate")
     last = mining_sample(urls)
     seconds, hashes, blocks = (b - a for a, b in zip(first, last, strict=True))
-    assert hashes > 0, "the miners tried nonces"
+    assert hashes > 0 and blocks > 0, "the miners tried nonces and found blocks"
+    gained = range(first[2] + 1, last[2] + 1)
+    rate = hashes / seconds
     work = block_work(int(get(urls[0], f"/blocks/{low}")["bits"], 16))
-    expected_spacing = work / (hashes / seconds)
+    genesis_work = block_work(int(get(urls[0], "/blocks/0")["bits"], 16))
+    tip_off = abs(math.log2(work / rate / DEVNET.target_spacing))
+    genesis_off = abs(math.log2(genesis_work / rate / DEVNET.target_spacing))
     times = [get(urls[0], f"/blocks/{h}")["time"] for h in (1, low)]
     log.info(
-        "%.2f M nonces/s over %.0f s, %.1f M nonces a block: expected spacing %.1f s; "
-        "%d blocks found, %.1f expected; chain average %.1f s over %d blocks",
-        hashes / seconds / 1e6, seconds, work / 1e6, expected_spacing,
+        "%.2f M nonces/s over %.0f s, %.1f M nonces a block: expected spacing %.1f s "
+        "(genesis %.1f s); %d blocks found, %.1f at the tip's work; chain average %.1f s over %d",
+        rate / 1e6, seconds, work / 1e6, work / rate, genesis_work / rate,
         blocks, hashes / work, (times[1] - times[0]) / (low - 1), low - 1,
     )  # fmt: skip
-    assert 5 <= expected_spacing <= 20, f"expected spacing {expected_spacing:.1f} s"
-    below, above = poisson_tails(blocks, hashes / work)
-    assert min(below, above) > TAIL, f"{blocks} blocks for {hashes / work:.1f} expected"
+    assert tip_off <= max(1.5, genesis_off), f"2**{tip_off:.2f} off 10 s, genesis {genesis_off:.2f}"
+    works = [block_work(int(get(urls[0], f"/blocks/{h}")["bits"], 16)) for h in gained]
+    units, expected = round(sum(works) / max(works)), hashes / max(works)
+    below, above = poisson_tails(units, expected)
+    assert min(below, above) > TAIL, f"{units} blocks' work gained for {expected:.1f} expected"
+    estimate = get(urls[0], "/status")["network_hashrate"]
+    assert estimate is not None and 0.5 <= estimate / rate <= 2, (estimate, rate)
 
     log.info("Ctrl-C stops the devnet and all its nodes cleanly")
     proc.send_signal(signal.SIGINT)

@@ -75,6 +75,11 @@ def test_feature_restart(framework: TestFramework) -> None:
         reported = node.height
         log.info("Round %d: wait for the miner to pass height %d, then kill -9", round_, reported)
         wait_until(lambda h=reported: node.height > h, 60, 0.05, "the miner to find a block")
+        if round_ == 1:
+            line = re.search(
+                r"nonce search (\S+), ([\d.]+) M nonces/s per process", node.log_text()
+            )
+            assert line is not None and float(line.group(2)) > 0, "the miner logs its rate"
         time.sleep(rng.uniform(0.0, 1.5))  # a random moment: mid-search, mid-commit, mid-relay
         reported = node.height
         node.kill9()

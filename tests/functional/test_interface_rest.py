@@ -55,7 +55,7 @@ def test_interface_rest(framework: TestFramework) -> None:
     log.info("GET /status on a fresh node: regtest at genesis")
     status = node.status()
     expected = {"network", "chain_id", "height", "tip", "bits", "difficulty", "chainwork"}
-    expected |= {"mempool_size", "peers", "synced", "version"}
+    expected |= {"mempool_size", "peers", "synced", "version", "network_hashrate"}
     assert expected <= set(status), status
     assert (status["network"], status["chain_id"], status["height"]) == (
         "regtest",

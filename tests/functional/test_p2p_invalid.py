@@ -3,14 +3,16 @@
 A fake peer (tests/fakepeer.py) completes the handshake, then sends one of: a header with bad
 proof of work, a block with a bad merkle root, a block whose transfer reuses a spent nonce, a
 block with a wrong bits value, a message over 4 MiB, garbage bytes. Each time the node logs the
-reason, closes the connection and bans the peer: a reconnect advertising the same listen port
-is refused. The node stays up on its tip and still serves an honest peer.
+reason, closes the connection and bans the peer: a reconnect of the same peer (its listen port
+and version nonce: on loopback that is what a ban names, p2p/addrman.py) is refused. The node
+stays up on its tip and still serves an honest peer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -71,25 +73,26 @@ def make_block(
 
 async def misbehave(
     node: NodeProcess, action: Callable[[FakePeer], Awaitable[None]], what: str
-) -> int:
-    """Handshake as a new peer, run `action`, expect a close; the listen port it advertised."""
-    listen_port = free_port()
+) -> tuple[int, int]:
+    """Handshake as a new peer, run `action`, expect a close; the listen port it advertised
+    and its version nonce."""
+    listen_port, nonce = free_port(), secrets.randbits(64)
     peer = await FakePeer.connect(node.p2p_port)
-    await peer.handshake(REGTEST, listen_port=listen_port, best_height=0)
+    await peer.handshake(REGTEST, listen_port=listen_port, best_height=0, nonce=nonce)
     await action(peer)
     assert await peer.closed(10), f"the node kept a peer that sent {what}"
     await peer.close()
-    return listen_port
+    return listen_port, nonce
 
 
-async def reconnect_refused(node: NodeProcess, listen_port: int) -> bool:
-    """True when a new connection advertising `listen_port` is closed at the handshake."""
+async def reconnect_refused(node: NodeProcess, listen_port: int, nonce: int) -> bool:
+    """True when the same peer (listen port and nonce) is closed at the handshake."""
     try:
         peer = await FakePeer.connect(node.p2p_port)
     except OSError:
         return True
     try:
-        await peer.handshake(REGTEST, listen_port=listen_port, timeout=5)
+        await peer.handshake(REGTEST, listen_port=listen_port, timeout=5, nonce=nonce)
     except (ConnectionError, TimeoutError):
         await peer.close()
         return True
@@ -171,10 +174,11 @@ async def run_cases(node: NodeProcess, tip: Tip, sender: Wallet, payee: Wallet) 
     ]
     for what, reason, action in cases:
         log.info("Send %s: the node disconnects and bans the peer", what)
-        port = await misbehave(node, action, what)
+        port, nonce = await misbehave(node, action, what)
         line = wait_until(lambda port=port: ban_line(node, port), 10, 0.1, f"a ban after {what}")
         assert reason in line, f"{what}: expected {reason!r} in {line!r}"
-        assert await reconnect_refused(node, port), f"a reconnect after {what} was accepted"
+        refused = await reconnect_refused(node, port, nonce)
+        assert refused, f"a reconnect after {what} was accepted"
         node.check_alive()
 
 

@@ -140,3 +140,18 @@ class ChainBuilder:
             parent = self.block(parent, **kwargs)  # type: ignore[arg-type]
             blocks.append(parent)
         return blocks
+
+    def big_blocks(self, count: int, txs_each: int) -> list[Block]:
+        """A block paying ALICE, 10 to mature it, then `count` blocks of `txs_each` payments
+        from ALICE (nonces 0, 1, ...) carrying 4,000 data bytes each (~4.2 KB per tx: 230
+        make a block of ~978 KB)."""
+        funded = self.chain(1, recipient=ALICE.pub)
+        chain = funded + self.chain(10, parent=funded[-1])
+        nonce = 0
+        for _ in range(count):
+            txs = []
+            for _ in range(txs_each):
+                txs.append(ALICE.transfer(BOB.pub, 1, nonce=nonce, data=bytes(4_000)))
+                nonce += 1
+            chain.append(self.block(chain[-1], txs))
+        return chain

@@ -92,6 +92,7 @@ async def test_status_at_genesis(api: Api) -> None:
     assert s["bits"] == "207fffff"
     assert s["mempool_size"] == 0 and s["peers"] == 0
     assert set(s) >= {"difficulty", "chainwork", "synced", "version"}
+    assert s["network_hashrate"] is None and s["miner_hashrate"] is None  # no blocks, no miner
 
 
 async def test_cookie_is_private(api: Api, tmp_path: Path) -> None:
@@ -127,6 +128,9 @@ async def test_block_list_newest_first_and_paged(api: Api) -> None:
     page2 = (await api.http.get("/api/v1/blocks", params={"before": 4, "limit": 100})).json()
     assert [b["height"] for b in page2["blocks"]] == [3, 2, 1, 0]
     assert page2["next"] is None
+    for bad in (0, 101):
+        r = await api.http.get("/api/v1/blocks", params={"limit": bad})
+        assert_problem(r, 422, "invalid-request")
 
 
 @pytest.mark.parametrize(
@@ -179,6 +183,24 @@ async def test_submit_pending_then_confirmed(api: Api) -> None:
     assert confirmed["confirmations"] == 1
     received = (await api.http.get(f"/api/v1/accounts/{OTHER_ADDR}")).json()
     assert received["balance"] == 1_000 and received["nonce"] == 0
+
+
+async def test_mempool_lists_a_bounded_number_of_txids(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer is bounded whatever the pool holds (it listed every txid, sorted)."""
+    from powchain.api import routes
+
+    monkeypatch.setattr(routes, "MEMPOOL_TXIDS", 2)
+    await fund(api)
+    txids = []
+    for nonce in range(3):
+        r = await api.http.post("/api/v1/txs", json={"raw": transfer(nonce)})
+        txids.append(r.json()["txid"])
+    mempool = (await api.http.get("/api/v1/mempool")).json()
+    assert mempool["count"] == 3 and mempool["txids"] == txids[:2]  # the oldest first
+    status = (await api.http.get("/api/v1/status")).json()
+    assert status["mempool_size"] == 3
 
 
 async def test_rejections_keep_their_reason(api: Api) -> None:
@@ -337,6 +359,35 @@ async def test_account_history_and_posts(api: Api) -> None:
     assert_problem(r, 400, "bad-cursor")
 
 
+async def test_bounds_and_cursors_of_rest_and_explorer_are_4xx(api: Api) -> None:
+    """Issue 11, item 9: four malformed requests answered 500 (SQLite OverflowError twice, an
+    unbounded `before` on the explorer's wall, a form field named `error`)."""
+    await api.mine(1)
+    huge = "99999999999999999999:0:in"
+    edge = f"{2**63 - 1}:{2**63 - 1}:out"
+    r = await api.http.get(f"/api/v1/accounts/{ADDR}/txs", params={"cursor": huge})
+    assert_problem(r, 400, "bad-cursor")
+    r = await api.http.get(f"/api/v1/accounts/{ADDR}/txs", params={"cursor": edge})
+    assert r.status_code == 200 and len(r.json()["txs"]) == 1  # the happy case at the bound
+    r = await api.http.get(f"/address/{ADDR}", params={"cursor": huge})
+    assert r.status_code == 400 and "<html" in r.text.lower()
+    assert (await api.http.get(f"/address/{ADDR}", params={"cursor": edge})).status_code == 200
+    for path in ("/posts", "/blocks"):
+        assert (await api.http.get(path, params={"before": 2**64})).status_code == 422
+        assert (await api.http.get(path, params={"before": 2**63 - 1})).status_code == 200
+    form = {"to": "nonsense", "amount": "1", "error": "boom", "token": api.token}
+    r = await api.http.post("/posts/pay", data=form)
+    assert r.status_code == 200 and "payment: " in r.text and "boom" not in r.text
+    del form["error"]
+    r = await api.http.post("/posts/pay", data=form)
+    assert r.status_code == 200 and "payment: " in r.text
+    # a sibling the extended abuse soak found: more form fields than parse_qs allows
+    many = "&".join(f"f{i}=1" for i in range(30))
+    ctype = {"content-type": "application/x-www-form-urlencoded"}
+    r = await api.http.post("/posts/write", content=many, headers=ctype)
+    assert r.status_code == 200 and "write some text first" in r.text
+
+
 async def test_accounts_bad_addresses(api: Api) -> None:
     devnet_addr = encode_address(DEVNET.hrp, xonly_pubkey(SECRET))
     typo = ADDR[:-1] + ("q" if ADDR[-1] != "q" else "p")
@@ -410,6 +461,9 @@ async def test_metrics_docs_and_index(api: Api) -> None:
     assert "powchain_blocks_connected_total 2.0" in text
     assert "powchain_mempool_transactions 0.0" in text
     assert "powchain_miner_hashes_total 0.0" in text  # on-demand blocks: no miner running
+    assert "powchain_network_hashrate " in text
+    status = (await api.http.get("/api/v1/status")).json()
+    assert isinstance(status["network_hashrate"], float | None)
     assert (await api.http.get("/docs")).status_code == 200
     schema = (await api.http.get("/openapi.json")).json()
     assert "/api/v1/accounts/{address}" in schema["paths"]
@@ -419,6 +473,16 @@ async def test_metrics_docs_and_index(api: Api) -> None:
 
 async def test_wrong_method(api: Api) -> None:
     assert_problem(await api.http.delete("/api/v1/status"), 405, "method-not-allowed")
+
+
+async def test_explorer_pages_refuse_framing(api: Api) -> None:
+    """Browsers (docs/threat-model.md): the wallet's forms cannot be framed by another site."""
+    for path in ("/", "/posts", "/address/nonsense"):
+        r = await api.http.get(path)
+        assert r.headers["x-frame-options"] == "DENY", path
+        assert r.headers["content-security-policy"] == "frame-ancestors 'none'"
+        assert r.headers["x-content-type-options"] == "nosniff"
+    assert "x-frame-options" not in (await api.http.get("/api/v1/status")).headers  # JSON
 
 
 async def test_explorer_wallet_loads_on_first_use(api: Api) -> None:

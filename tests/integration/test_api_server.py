@@ -148,3 +148,66 @@ async def test_coalescing_transport_one_send_per_iteration() -> None:
     transport.close()  # flushes before closing
     assert inner.sent[1:] == [b"last"] and inner.closed
     assert transport.is_closing()  # the rest of the API is the inner transport's
+
+
+async def test_event_streams_are_capped_and_a_closed_one_frees_its_slot(tmp_path: Path) -> None:
+    """Issue 11: SSE clients are capped (each held a queue and a subscription, unbounded in
+    number). Over real sockets: MAX streams open, the next is refused 503, closing one lets
+    the next in; and a stream whose frames wait past its byte bound is dropped."""
+    node = Node(NodeConfig(params=REGTEST, datadir=tmp_path))
+    await node.start()
+    app = create_app(node)
+    hub = app.state.events
+    hub.max_clients = 3
+    server = ApiServer(app, "127.0.0.1", 0)
+    await server.start()
+    url = f"http://127.0.0.1:{server.port}"
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            streams, readers = [], []
+            for _ in range(3):
+                cm = http.stream("GET", "/api/v1/events")
+                response = await cm.__aenter__()
+                assert response.status_code == 200
+                lines = response.aiter_lines()
+                assert await asyncio.wait_for(lines.__anext__(), 10) == ": connected"
+                streams.append(cm)
+                readers.append(lines)  # a collected line iterator closes its stream
+            assert hub.client_count == 3
+            refused = await http.get("/api/v1/events")
+            assert refused.status_code == 503 and refused.json()["error"] == "too-many-streams"
+            await streams.pop().__aexit__(None, None, None)
+            await asyncio.wait_for(_until(lambda: hub.client_count == 2), 20)
+            cm = http.stream("GET", "/api/v1/events")
+            assert (await cm.__aenter__()).status_code == 200  # the happy case: a free slot
+            streams.append(cm)
+            for cm in streams:
+                await cm.__aexit__(None, None, None)
+    finally:
+        await server.stop()
+        await node.stop()
+
+
+async def test_a_stream_over_its_byte_bound_is_dropped() -> None:
+    from powchain.api.sse import EventHub
+    from powchain.node.events import EventBus, TipChanged
+
+    bus = EventBus()
+    hub = EventHub(bus, REGTEST, queue_bytes=300)
+
+    async def never() -> bool:
+        return False
+
+    stream = hub.stream(never)
+    assert await stream.__anext__() == b": connected\n\n"
+    bus.publish(TipChanged(bytes(32), 1, 1))  # a frame read in time is delivered
+    assert (await stream.__anext__()).startswith(b"event: reorg\n")
+    for height in range(2, 12):  # ~120-byte frames nobody reads: the third passes 300 bytes
+        bus.publish(TipChanged(bytes(32), height, 1))
+    assert [frame async for frame in stream] == []  # dropped: what waited is let go
+    assert hub.client_count == 0
+
+
+async def _until(predicate: object, step: float = 0.02) -> None:
+    while not predicate():  # type: ignore[operator]
+        await asyncio.sleep(step)

@@ -265,7 +265,11 @@ def test_bad_header_is_rejected_in_a_batch(cs: ChainState, builder: ChainBuilder
     with pytest.raises(Rejected) as err:
         accept_headers(cs, [blocks[0].header, blocks[1].header, bad.header], NOW)
     assert err.value.reason == "bad-diffbits"
-    assert cs.get(blocks[1].hash) is not None and cs.get(bad.hash) is None
+    # issue 11: nothing of a message with a bad header is indexed, in memory or on disk
+    assert [cs.get(b.hash) for b in (blocks[0], blocks[1], bad)] == [None, None, None]
+    assert cs.best_header is not None and cs.best_header.height == 0
+    assert cs.db.query_one("SELECT count(*) FROM block_index") == (1,)
+    assert len(accept_headers(cs, [blocks[0].header, blocks[1].header], NOW)) == 2
 
 
 def test_locator_and_headers_after(cs: ChainState, builder: ChainBuilder) -> None:
@@ -283,6 +287,27 @@ def test_locator_and_headers_after(cs: ChainState, builder: ChainBuilder) -> Non
     fork = builder.chain(2, blocks[19], tag=3)
     feed(cs, fork)  # a side branch: its hashes are not on the active chain
     assert cs.headers_after([fork[-1].hash, blocks[19].hash], None, 1) == [blocks[20].header]
+
+
+def test_failed_reorg_past_an_equal_work_sibling_returns_to_the_first_seen_tip(
+    cs: ChainState, builder: ChainBuilder
+) -> None:
+    """Also reported (issue 11): after a failed reorg the node stayed on the attacker's
+    equal-work branch instead of the first-seen tip (a free way to move a victim's tip)."""
+    base = builder.chain(2, tag=1)
+    first = builder.block(base[-1], tag=1)
+    feed(cs, base + [first])
+    sibling = builder.block(base[-1], tag=2)  # equal work, seen second: not connected
+    feed(cs, [sibling])
+    assert cs.tip.hash == first.hash
+    bad = builder.block(sibling, [ALICE.transfer(BOB.pub, COIN, nonce=0)])  # unfunded
+    entry, _, activation = accept_block(cs, bad, NOW)
+    assert activation.invalid[bad.hash].reason == "insufficient-funds"
+    assert cs.tip.hash == first.hash  # was: the sibling
+    assert [k for k, _, _ in activation.steps] == ["disconnect", "connect", "disconnect", "connect"]
+    good = builder.block(sibling, tag=3)  # the happy case: a valid longer branch still wins
+    feed(cs, [good])
+    assert cs.tip.hash == good.hash
 
 
 def test_failed_reorg_returns_to_the_old_chain(cs: ChainState, builder: ChainBuilder) -> None:
@@ -307,3 +332,18 @@ def test_failed_reorg_returns_to_the_old_chain(cs: ChainState, builder: ChainBui
         feed(cs, [new[4]])
     assert err.value.reason == "bad-prevblk"
     assert cs.best_header is not None and cs.best_header.hash == old[-1].hash
+
+
+def test_median_time_span_above_eleven_is_honoured(tmp_path: Path) -> None:
+    """Also reported (issue 11): a network's median_time_span above 11 was cut to 11."""
+    from dataclasses import replace
+
+    for span in (11, 15):  # the default next to the wider one
+        params = replace(REGTEST, median_time_span=span)
+        cs = ChainState(Database.open_in(tmp_path / f"span{span}"), params)
+        cs.load()
+        blocks = ChainBuilder(params).chain(20)  # times 600 s apart, strictly increasing
+        feed(cs, blocks)
+        times = [b.header.time for b in blocks]
+        assert cs.median_time_past(cs.tip) == sorted(times[-span:])[span // 2]
+        cs.db.close()

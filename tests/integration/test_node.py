@@ -142,6 +142,40 @@ def test_reorg_returns_transactions_to_the_mempool(node: Node, events: list[Even
     assert not node.in_active_chain(node.entry(side.hash))  # type: ignore[arg-type]
 
 
+def test_reorg_readding_a_transaction_publishes_what_it_evicted(tmp_path: Path) -> None:
+    """Also reported (issue 11): re-added reorg transactions that evicted others published no
+    removal events, so API and explorer clients kept showing the evicted ones."""
+
+    node = Node(NodeConfig(params=REGTEST, datadir=tmp_path / "n", mempool_max_bytes=2 * 158))
+    node.open()
+    seen: list[Event] = []
+    node.events.subscribe(seen.append)
+    carol = type(ALICE).named("carol")
+    builder = ChainBuilder()
+    base = [builder.block(None, recipient=ALICE.pub)]
+    base.append(builder.block(base[-1], recipient=carol.pub))
+    base.append(builder.block(base[-1], recipient=BOB.pub))
+    base += builder.chain(MATURITY, base[-1])
+    for block in base:
+        node.process_block(block)
+    paid = ALICE.transfer(MINER.pub, COIN, fee=9_000, nonce=0)
+    assert paid.size == 158
+    side = builder.block(base[-1], [paid], tag=1)
+    node.process_block(side)
+    cheap = [k.transfer(MINER.pub, COIN, fee=158, nonce=0) for k in (carol, BOB)]
+    for tx in cheap:
+        node.submit_transaction(tx)
+    assert node.mempool.total_bytes == 2 * 158  # full
+    seen.clear()
+    for block in builder.chain(2, base[-1], tag=2):
+        node.process_block(block)
+    assert paid.txid in node.mempool
+    gone = [tx.txid for tx in cheap if tx.txid not in node.mempool]
+    assert len(gone) == 1
+    assert [e for e in seen if isinstance(e, TxRemoved)] == [TxRemoved(gone[0], "evicted")]
+    node.close()
+
+
 def test_future_block_accepted_once_the_clock_moves(node: Node) -> None:
     builder = ChainBuilder()
     now = node.now()

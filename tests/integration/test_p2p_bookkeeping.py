@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from powchain.p2p.addrman import AddrMan, ban_key
+from powchain.p2p.addrman import (
+    MAX_NEW,
+    MAX_NEW_PER_SOURCE,
+    AddrMan,
+    ban_key,
+    inbound_ban_key,
+)
 from powchain.p2p.messages import MAX_LOCATOR, NetAddress
 from powchain.p2p.sync import BlockDownload, continuation_locator
 from powchain.storage.db import Database
@@ -20,6 +26,15 @@ def test_ban_key_names_the_host_except_on_loopback() -> None:
     assert ban_key("::1", 5000) == "::1:5000"
     assert ban_key("localhost", 1) == "localhost:1"
     assert ban_key("example.org", 1) == "example.org"
+
+
+def test_inbound_ban_key_on_loopback_names_the_claim_with_the_nonce() -> None:
+    """Issue 11: an inbound peer proves no listen port, so its claim alone never names a ban
+    (it could name another local node); its version nonce makes it this node process."""
+    assert inbound_ban_key("203.0.113.7", 51000, 5000, 7) == "203.0.113.7"
+    assert inbound_ban_key("127.0.0.1", 51000, 5000, 7) == "127.0.0.1:5000#0000000000000007"
+    assert inbound_ban_key("127.0.0.1", 51000, 0, None) == "127.0.0.1:51000#pre-version"
+    assert inbound_ban_key("127.0.0.1", 51000, 5000, 7) != ban_key("127.0.0.1", 5000)
 
 
 def test_bans_persist_expire_and_lift(tmp_path: Path) -> None:
@@ -87,3 +102,44 @@ def test_continuation_locator_starts_at_the_last_header() -> None:
     loc = continuation_locator(h(500), ours)
     assert loc[0] == h(500) and len(loc) == MAX_LOCATOR
     assert continuation_locator(h(3), [h(3), h(0)]) == (h(3), h(0))
+
+
+def test_a_flood_of_fresh_addresses_displaces_only_its_own_source(tmp_path: Path) -> None:
+    """Issue 11: the book kept the 10,000 newest sightings whoever told us, so one peer's
+    flood of fresh addresses erased every other. Now a source's untried addresses are capped
+    (MAX_NEW_PER_SOURCE) and the tried ones are kept apart."""
+    book = AddrMan(Database(tmp_path / "chain.sqlite"))
+    honest = [NetAddress(f"10.1.0.{i}", 8333, 100) for i in range(50)]
+    book.add(honest, source="10.1.0.0/16")
+    book.mark_good("10.2.0.1", 8333, now=100)
+    for batch in range(20):  # 20 addr messages of 1,000 fresh addresses from one source
+        flood = [NetAddress(f"203.{batch}.{i // 250}.{i % 250}", 1, 10**6) for i in range(1000)]
+        book.add(flood, source="203.0.0.0/16")
+    assert book.sources() == {"10.1.0.0/16": 50, "203.0.0.0/16": MAX_NEW_PER_SOURCE}
+    assert book.count() == 50 + MAX_NEW_PER_SOURCE + 1
+    assert ("10.2.0.1", 8333) in book.candidates(2)  # tried addresses still drawn first
+
+
+def test_total_new_addresses_bounded_the_fullest_source_losing_first(tmp_path: Path) -> None:
+    book = AddrMan(Database(tmp_path / "chain.sqlite"))
+    sources = MAX_NEW // MAX_NEW_PER_SOURCE + 4
+    for s in range(sources):
+        rows = [NetAddress(f"10.{s}.{i // 250}.{i % 250}", 1, i) for i in range(MAX_NEW_PER_SOURCE)]
+        book.add(rows, source=f"10.{s}.0.0/16")
+    counts = book.sources()
+    assert sum(counts.values()) == MAX_NEW
+    assert max(counts.values()) - min(counts.values()) <= 1  # no source crowded out
+
+
+def test_an_address_book_of_before_issue_11_is_upgraded(tmp_path: Path) -> None:
+    db = Database(tmp_path / "chain.sqlite")
+    db.executescript(
+        "CREATE TABLE p2p_addresses (host TEXT NOT NULL, port INTEGER NOT NULL, "
+        "last_seen INTEGER NOT NULL, last_success INTEGER NOT NULL DEFAULT 0, "
+        "failures INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (host, port))"
+    )
+    db.execute("INSERT INTO p2p_addresses (host, port, last_seen) VALUES ('10.0.0.9', 9, 1)")
+    book = AddrMan(db)
+    assert book.sources() == {"": 1}
+    book.add([NetAddress("10.0.0.8", 8, 2)], source="10.0.0.0/16")
+    assert book.count() == 2

@@ -39,7 +39,9 @@ class Net:
     async def start(
         self, name: str, params: ChainParams = REGTEST, **config: Any
     ) -> tuple[Node, PeerManager]:
-        pm_kwargs = {k: config.pop(k) for k in ("block_timeout", "tick") if k in config}
+        pm_kwargs = {
+            k: config.pop(k) for k in ("block_timeout", "tick", "send_timeout") if k in config
+        }
         config.setdefault("p2p_port", 0)
         node = Node(NodeConfig(params=params, datadir=self.tmp_path / name, **config))
         await node.start()
@@ -177,27 +179,46 @@ async def test_self_connection_detected(net: Net) -> None:
 async def test_garbage_bytes_ban_persists_across_restart(net: Net) -> None:
     node, pm = await net.start("a", ban_seconds=3600)
     peer = await FakePeer.connect(pm.listen_port)
-    await peer.handshake(REGTEST, listen_port=40001)
+    await peer.handshake(REGTEST, listen_port=40001, nonce=0xABC)
     await peer.send_raw(b"\xff\x00garbage")
     assert await peer.closed()
     assert peer.close_code == 1008
     (ban,) = pm.ban_list()
-    assert ban["address"] == "127.0.0.1:40001"
+    assert ban["address"] == "127.0.0.1:40001#0000000000000abc"
     assert str(ban["reason"]).startswith("bad-message")
     assert ban["until"] == ban["banned_at"] + 3600
 
     await net.stop(node, pm)
     node, pm = await net.start("a", ban_seconds=3600)
-    assert [b["address"] for b in pm.ban_list()] == ["127.0.0.1:40001"]
+    assert [b["address"] for b in pm.ban_list()] == ["127.0.0.1:40001#0000000000000abc"]
     again = await FakePeer.connect(pm.listen_port)
     with pytest.raises(ConnectionError):
-        await again.handshake(REGTEST, listen_port=40001)
+        await again.handshake(REGTEST, listen_port=40001, nonce=0xABC)
     assert await again.closed()
-    # another listen address on the same host is not banned (loopback bans name host:port)
+    # another local node process (its own nonce) is not banned, even claiming the same port
     other = await FakePeer.connect(pm.listen_port)
-    await other.handshake(REGTEST, listen_port=40002)
+    await other.handshake(REGTEST, listen_port=40001)
     await wait_until(lambda: pm.connected_count() == 1)
     await other.close()
+
+
+@network_test
+async def test_loopback_ban_cannot_be_aimed_at_another_local_node(net: Net) -> None:
+    """Issue 11: an attacker claiming node b's listen port and misbehaving got
+    "127.0.0.1:<b's port>" banned, so a refused b, inbound and outbound, for 24 h. Now the
+    ban names the attacker's claim with its nonce; a still dials b and accepts it."""
+    a, pm_a = await net.start("a")
+    b, pm_b = await net.start("b")
+    attacker = await FakePeer.connect(pm_a.listen_port)
+    await attacker.handshake(REGTEST, listen_port=pm_b.listen_port)
+    await attacker.send_raw(b"\xff\x00garbage")
+    assert await attacker.closed()
+    (ban,) = pm_a.ban_list()
+    assert str(ban["address"]).startswith(f"127.0.0.1:{pm_b.listen_port}#")
+    info = await pm_a.connect("127.0.0.1", pm_b.listen_port)  # outbound to b: not banned
+    assert info["connected"] is True
+    await pm_b.connect("127.0.0.1", pm_a.listen_port)  # b inbound to a, claiming its port
+    await wait_until(lambda: pm_a.connected_count() == 2)
 
 
 @network_test
@@ -353,7 +374,7 @@ async def test_text_frames_and_duplicate_version_are_violations(net: Net) -> Non
     await dup.handshake(REGTEST, listen_port=40301)
     await dup.send(make_version(REGTEST))
     assert await dup.closed()
-    reasons = {b["address"]: b["reason"] for b in pm.ban_list()}
+    reasons = {str(b["address"]).split("#")[0]: b["reason"] for b in pm.ban_list()}
     assert reasons == {"127.0.0.1:40300": "text-frame", "127.0.0.1:40301": "duplicate-version"}
 
 
@@ -377,7 +398,8 @@ async def test_invalid_transaction_is_dropped_not_banned_nor_relayed(net: Net) -
     await wait_until(lambda: b.tip.height == 11)
     peer = await FakePeer.connect(pm_a.listen_port)
     await peer.handshake(REGTEST, listen_port=40400)
-    forged = ALICE.transfer(BOB.pub, 7, nonce=0).with_signature(bytes(64))
+    # invalid against our state only (an honest race can produce it): no ban
+    forged = ALICE.transfer(BOB.pub, 10**15, nonce=0)  # more than ALICE holds
     good = ALICE.transfer(BOB.pub, 8, nonce=0)
     await peer.send(m.TxMsg(forged))
     await peer.send(m.TxMsg(good))
@@ -390,6 +412,29 @@ async def test_invalid_transaction_is_dropped_not_banned_nor_relayed(net: Net) -
     assert pm_a.ban_list() == []
     assert pm_a.connected_count() == 2
     await peer.close()
+
+
+@network_test
+async def test_transaction_with_a_bad_signature_bans_its_relayer(net: Net) -> None:
+    """Issue 11, item 7: a signature is invalid whatever our state, so its relayer is at
+    fault (before, a forged tx cost us the check and the peer nothing)."""
+    builder = ChainBuilder()
+    funded = builder.chain(1, recipient=ALICE.pub)
+    a, pm_a = await net.start("a")
+    feed(a, funded + builder.chain(10, parent=funded[-1]))
+    honest = await FakePeer.connect(pm_a.listen_port)
+    await honest.handshake(REGTEST, listen_port=40401)
+    good = ALICE.transfer(BOB.pub, 8, nonce=0)
+    await honest.send(m.TxMsg(good))  # the happy case next to it
+    await wait_until(lambda: a.mempool.get(good.txid) is not None)
+    forger = await FakePeer.connect(pm_a.listen_port)
+    await forger.handshake(REGTEST, listen_port=40402)
+    forged = ALICE.transfer(BOB.pub, 7, nonce=1).with_signature(bytes(64))
+    await forger.send(m.TxMsg(forged))
+    assert await forger.closed()
+    assert [b["reason"] for b in pm_a.ban_list()] == ["invalid-tx: bad-signature"]
+    assert a.mempool.get(forged.txid) is None and pm_a.connected_count() == 1
+    await honest.close()
 
 
 @network_test

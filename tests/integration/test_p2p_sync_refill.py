@@ -1,5 +1,5 @@
-"""Block download refills a peer's request slots in batches during a sync (p2p/peerman.py
-`_request_blocks(refill=True)`): not one walk of the header chain, and one getdata, per block
+"""Block download refills a peer's request slots in batches during a sync (p2p/blockfetch.py
+`request_blocks(refill=True)`): not one walk of the header chain, and one getdata, per block
 received, which made a long sync cost more per block than a short one (bench B10b)."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from powchain.core.params import REGTEST
+from powchain.p2p import blockfetch
 from powchain.p2p import messages as m
-from powchain.p2p import peerman
 from powchain.p2p.sync import MAX_IN_FLIGHT_PER_PEER
 from tests.fakepeer import FakePeer
 from tests.integration.chainbuilder import ChainBuilder
@@ -24,7 +24,7 @@ async def test_sync_requests_bodies_in_batches_of_at_least_half_the_slots(net: N
     messages in all (the periodic sweep is pushed out of the test's reach)."""
     chain = ChainBuilder().chain(BLOCKS)
     by_hash = {b.hash: b for b in chain}
-    saved, peerman.REQUEST_INTERVAL = peerman.REQUEST_INTERVAL, 1e9
+    saved, blockfetch.REQUEST_INTERVAL = blockfetch.REQUEST_INTERVAL, 1e9
     try:
         node, pm = await net.start("a")
         peer = await FakePeer.connect(pm.listen_port)
@@ -42,7 +42,7 @@ async def test_sync_requests_bodies_in_batches_of_at_least_half_the_slots(net: N
         await wait_until(lambda: node.tip.hash == chain[-1].hash)
         await peer.close()
     finally:
-        peerman.REQUEST_INTERVAL = saved
+        blockfetch.REQUEST_INTERVAL = saved
     half = MAX_IN_FLIGHT_PER_PEER // 2
     assert sizes[0] == MAX_IN_FLIGHT_PER_PEER
     assert sum(sizes) == BLOCKS  # every body asked for exactly once

@@ -102,3 +102,34 @@ def test_mixed_worker_and_stolen_chunks_find_a_bad_signature(verifier: Signature
     good = verifier.start(payments(40))
     assert good is not None
     good.check()
+
+
+def test_a_dead_worker_is_replaced_and_later_blocks_still_connect(
+    cs: ChainState, verifier: SignatureVerifier
+) -> None:
+    """Also reported (issue 11): a dead signature worker broke the pool for good, and every
+    later large block aborted activation with BrokenProcessPool (not a Rejected)."""
+    import os
+    import signal
+    import time
+
+    builder = ChainBuilder()
+    base = builder.chain(MATURITY + 1)
+    feed(cs, base)
+    first = builder.block(base[-1], payments(4))
+    feed(cs, [first])  # the happy case: the pool is up and verified the block
+    pool = verifier._pool
+    assert pool is not None
+    for pid in list(pool._processes):  # type: ignore[attr-defined]
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while not pool._broken and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        time.sleep(0.05)  # the pool notices the death on its own thread
+    assert pool._broken  # type: ignore[attr-defined]
+    second = builder.block(first, [MINER.transfer(ALICE.pub, COIN, fee=1_000, nonce=4)])
+    feed(cs, [second])
+    assert cs.tip.hash == second.hash and verifier._pool is not pool
+    bad = builder.block(second, payments(6, bad_at=5)[5:])  # and verdicts stay right
+    with pytest.raises(Rejected) as info:
+        feed(cs, [bad])
+    assert info.value.reason == "bad-signature"

@@ -14,7 +14,7 @@ from powchain.core.params import REGTEST
 from powchain.core.transaction import Transaction
 from powchain.core.units import COIN
 
-__all__ = ["solve", "branch", "orphan_block", "rss_kib", "index_rows"]
+__all__ = ["solve", "branch", "orphan_block", "rss_kib", "index_rows", "RssSampler"]
 
 BITS = REGTEST.pow_limit_bits  # regtest never retargets
 
@@ -62,3 +62,34 @@ def index_rows(datadir: Path) -> int:
     """Headers the node has indexed (rows of block_index), read beside the running node."""
     with sqlite3.connect(f"file:{datadir / 'chain.sqlite'}?mode=ro", uri=True) as conn:
         return int(conn.execute("SELECT COUNT(*) FROM block_index").fetchone()[0])
+
+
+class RssSampler:
+    """Highest VmRSS (KiB) of `pid` seen while in the `with` block, sampled every 5 ms from a
+    thread (a peak that lasts less than that may be missed)."""
+
+    def __init__(self, pid: int) -> None:
+        import threading
+
+        self.pid = pid
+        self.before = rss_kib(pid)
+        self.peak = self.before
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, rss_kib(self.pid))
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_kib(self.pid))
+
+    @property
+    def grown_mib(self) -> float:
+        return (self.peak - self.before) / 1024

@@ -44,8 +44,9 @@ from tests.functional.framework import (
     sync_blocks,
     wait_until,
 )
+from tests.integration.chainbuilder import ALICE, BOB, ChainBuilder, Key
 
-from .hostile import BITS, branch, index_rows, orphan_block, rss_kib, solve
+from .hostile import BITS, RssSampler, branch, index_rows, orphan_block, rss_kib, solve
 from .report import record
 
 log = logging.getLogger("soak")
@@ -80,7 +81,7 @@ async def hostile(node: NodeProcess) -> tuple[FakePeer, int]:
 def banned(node: NodeProcess, port: int) -> str | None:
     """The reason of the ban on 127.0.0.1:port, if any."""
     for line in node.log_text().splitlines():
-        if f"(127.0.0.1:{port})" in line and "banned" in line:
+        if f"(127.0.0.1:{port}#" in line and "banned" in line:
             return line
     return None
 
@@ -434,10 +435,9 @@ def test_replayed_transaction(node: NodeProcess) -> None:
         await listener.handshake(REGTEST, listen_port=free_port())
         peer, port = await hostile(node)
         await peer.send(m.TxMsg(tx))
-        await still_answers(peer)
+        assert await peer.closed(timeout=30)  # invalid whatever our state: its relayer is at fault
         await still_answers(listener)  # a relay would have been queued before this pong
-        assert banned(node, port) is None
-        await peer.close()
+        assert "invalid-tx: wrong-chain" in (banned(node, port) or "")
         await listener.close()
         return [x for x in listener.received if isinstance(x, m.Inv | m.TxMsg)]
 
@@ -450,8 +450,8 @@ def test_replayed_transaction(node: NodeProcess) -> None:
     record(
         "5g replayed transaction",
         "a devnet transaction (same key, funded here) sent to a regtest node: not accepted, "
-        "not relayed; the API names it wrong-chain",
-        "rejected, not relayed",
+        "not relayed, its relayer banned (invalid-tx: wrong-chain); the API names it wrong-chain",
+        "rejected, not relayed, relayer banned",
         True,
     )
 
@@ -470,3 +470,186 @@ def test_single_size_cases_in_soak(node: NodeProcess, case: Any) -> None:
 @pytest.mark.soak
 def test_stalling_peer_in_soak(tmp_path: Path) -> None:
     test_stalling_peer(tmp_path)
+
+
+# -- issue 11: what one peer may cost (getdata, mempool, notfound, claimed work, bits 0) ------
+
+BIG_BLOCKS = 4
+BIG_TXS = 230
+"""Payments of 4,000 data bytes per big block: 230 make a block of ~978 KB."""
+MEMPOOL_KEYS = 625
+MEMPOOL_PER_KEY = 64
+"""625 funded keys x 64 pending payments each (the per-sender cap) = 40,000 mempool txs."""
+
+
+def costly_chain() -> tuple[list[Any], list[Any]]:
+    """(blocks, keys): a funded ALICE, BIG_BLOCKS blocks of ~978 KB, then one block paying
+    MEMPOOL_KEYS keys 0.01 coin each."""
+    builder = ChainBuilder()
+    chain = builder.big_blocks(BIG_BLOCKS, BIG_TXS)
+    nonce = BIG_BLOCKS * BIG_TXS
+    keys = [Key.named(f"soak-mempool-{i}") for i in range(MEMPOOL_KEYS)]
+    pay = [ALICE.transfer(k.pub, COIN // 100, nonce=nonce + i) for i, k in enumerate(keys)]
+    chain.append(builder.block(chain[-1], pay))
+    return chain, keys
+
+
+@pytest.fixture(scope="module")
+def costly(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """A regtest node holding BIG_BLOCKS blocks of ~978 KB and 40,000 mempool txs."""
+    chain, keys = costly_chain()
+    proc = NodeProcess(0, tmp_path_factory.mktemp("costly") / "node", connect=["127.0.0.1:1"])
+    proc.start()
+
+    async def feed() -> None:
+        peer, _ = await hostile(proc)
+        for block in chain:
+            await peer.send(m.BlockMsg(block))
+        await still_answers(peer, 120)
+        for n in range(MEMPOOL_KEYS * MEMPOOL_PER_KEY):
+            key = keys[n // MEMPOOL_PER_KEY]
+            await peer.send(m.TxMsg(key.transfer(BOB.pub, 1, nonce=n % MEMPOOL_PER_KEY)))
+        await still_answers(peer, 300)
+        await peer.close()
+
+    asyncio.run(feed())
+    assert proc.height == len(chain)
+    yield proc, chain
+    proc.stop()
+
+
+@pytest.mark.soak
+def test_getdata_amplification(costly: Any) -> None:
+    """The issue's shape: one 50 KB getdata naming a 978 KB block 1,500 times, then 25 more
+    naming the four big blocks, from a peer that reads nothing."""
+    node, chain = costly
+    big = chain[11 : 11 + BIG_BLOCKS]
+    size = len(big[0].serialize())
+
+    async def run() -> float:
+        attacker = await FakePeer.connect(node.p2p_port, max_queue=1)
+        await attacker.handshake(REGTEST, listen_port=free_port())
+        await attacker.stop_reading()
+        one = m.InvItem(m.InvType.BLOCK, big[0].hash)
+        await attacker.send(m.GetData((one,) * 1_500))
+        four = tuple(m.InvItem(m.InvType.BLOCK, b.hash) for b in big)
+        for _ in range(25):
+            await attacker.send(m.GetData(four))
+        honest = await FakePeer.connect(node.p2p_port)
+        await honest.handshake(REGTEST, listen_port=free_port())
+        worst = 0.0
+        for _ in range(50):  # 10 s of pings while the attacker holds its requests
+            worst = max(worst, await still_answers(honest, 30))
+            await asyncio.sleep(0.2)
+        await honest.send(m.GetData(four[:1]))
+        assert (await honest.wait_for(m.BlockMsg, 60)).block.hash == big[0].hash
+        await honest.close()
+        await attacker.close()
+        return worst
+
+    with RssSampler(node.process.pid) as rss:
+        worst = asyncio.run(run())
+    node.check_alive()
+    assert rss.grown_mib < 16, f"RSS peak grew {rss.grown_mib:.1f} MiB"
+    record(
+        "5h getdata amplification",
+        f"a peer reading nothing asked a {size / 1e3:.0f} KB block 1,500 times in one getdata "
+        f"and 4 blocks in 25 more: RSS peak +{rss.grown_mib:.1f} MiB (was +1.4 GB), honest "
+        f"ping worst {worst * 1000:.0f} ms, an honest peer served",
+        "RSS < +16 MiB",
+        True,
+    )
+
+
+@pytest.mark.soak
+def test_mempool_requests(costly: Any) -> None:
+    """40 `mempool` requests against 40,000 txs from a peer that reads nothing, while an
+    honest peer pings."""
+    node, _ = costly
+
+    async def run() -> float:
+        honest = await FakePeer.connect(node.p2p_port)
+        await honest.handshake(REGTEST, listen_port=free_port())
+        attacker = await FakePeer.connect(node.p2p_port, max_queue=1)
+        await attacker.handshake(REGTEST, listen_port=free_port())
+        await attacker.stop_reading()
+        for _ in range(40):
+            await attacker.send(m.MempoolMsg())
+        worst = 0.0
+        for _ in range(50):
+            worst = max(worst, await still_answers(honest, 30))
+            await asyncio.sleep(0.1)
+        await attacker.close()
+        await honest.close()
+        return worst
+
+    with RssSampler(node.process.pid) as rss:
+        worst = asyncio.run(run())
+    node.check_alive()
+    assert worst < 1.0, f"an honest ping took {worst * 1000:.0f} ms"
+    record(
+        "5i mempool requests",
+        f"40 mempool requests, {MEMPOOL_KEYS * MEMPOOL_PER_KEY:,} txs, the requester reading "
+        f"nothing: honest ping worst {worst * 1000:.0f} ms (was 5.7 s), RSS peak "
+        f"+{rss.grown_mib:.1f} MiB (was +49 MB queued)",
+        "ping < 1 s",
+        True,
+    )
+
+
+@pytest.mark.soak
+def test_notfound_flood(node: NodeProcess) -> None:
+    """100 `notfound` of 50,000 distinct hashes nobody asked for."""
+
+    async def run() -> None:
+        peer, port = await hostile(node)
+        for k in range(100):
+            hashes = (i.to_bytes(32, "big") for i in range(k * 50_000, (k + 1) * 50_000))
+            await peer.send(m.NotFound(tuple(m.InvItem(m.InvType.BLOCK, h) for h in hashes)))
+        await still_answers(peer, 120)
+        assert banned(node, port) is None
+        await peer.close()
+
+    before = rss_kib(node.process.pid)
+    with RssSampler(node.process.pid) as rss:
+        asyncio.run(run())
+    kept = (rss_kib(node.process.pid) - before) / 1024
+    assert kept < 16, f"RSS kept +{kept:.1f} MiB"  # allocator slack of 100 x 1.65 MB parses
+    record(
+        "5j notfound flood",
+        f"100 notfound of 50,000 unrequested hashes: RSS kept +{kept:.1f} MiB, peak "
+        f"+{rss.grown_mib:.1f} MiB (was +523 MB kept), ignored, no ban",
+        "RSS kept < +16 MiB",
+        True,
+    )
+
+
+@pytest.mark.soak
+def test_claimed_work_and_bits_zero(node: NodeProcess) -> None:
+    """A deep low-work branch with one appended header claiming ~2**255 of work (bits
+    0x03000001), and one with a header of bits 0: each a ban, nothing indexed, no traceback."""
+    low = branch(GENESIS.hash, GENESIS.header.time, TIP_HEIGHT - 1, os.urandom(32))
+    liar = BlockHeader(1, low[-1].hash, bytes(32), low[-1].time + 1, 0x03000001, 0)
+    zero = BlockHeader(1, low[-1].hash, bytes(32), low[-1].time + 1, 0, 0)
+    rows = index_rows(node.datadir)
+    tracebacks = node.log_text().count("Traceback")
+
+    async def send(headers: list[BlockHeader]) -> str:
+        peer, port = await hostile(node)
+        await peer.send(m.Headers(tuple(headers)))
+        assert await peer.closed(30)
+        await peer.close()
+        return str(wait_until(lambda: banned(node, port), 10, 0.1, "a ban"))
+
+    lines = [asyncio.run(send([*low, liar])), asyncio.run(send([*low, zero]))]
+    assert "high-hash" in lines[0] and "bad-diffbits" in lines[1], lines
+    assert index_rows(node.datadir) == rows
+    assert node.log_text().count("Traceback") == tracebacks
+    record(
+        "5k claimed work, bits 0",
+        f"{len(low)} deep low-work headers + one claiming ~2^255 work: banned (high-hash), "
+        f"0 indexed (were {len(low)}); + one with bits 0: banned (bad-diffbits), no traceback "
+        "(was a dead task, no ban)",
+        "banned, none indexed",
+        True,
+    )

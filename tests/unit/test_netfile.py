@@ -118,14 +118,14 @@ def test_round_trip_any_allocations_and_seeds(
         genesis_allocations=tuple(zip(keys, amounts, strict=True)),
         seeds=tuple(seeds),
         target_spacing=spacing,
-        half_life=10 * spacing,
     )
     assert from_document(toml_round_trip(to_document(network))) == network
 
 
 def test_created_network_is_real(real: NetworkFile) -> None:
     p = real.params
-    assert (p.name, p.hrp, p.target_spacing, p.half_life, p.daa) == ("lab", "lab", 1, 60, "asert")
+    assert (p.name, p.hrp, p.target_spacing, p.daa) == ("lab", "lab", 1, "asert-bounded")
+    assert (p.max_future_block_time, p.half_life) == (60, 31)  # 60 + 2 * 1 <= 2 * 31
     assert p.genesis_bits == genesis_bits_for(1)
     assert p.genesis_message == genesis_message_for(p)
     assert genesis_block(p).header.hash_hex == p.genesis_hash_hex
@@ -197,14 +197,13 @@ def test_ports_seeds_and_on_demand_mining_stay_editable(real: NetworkFile) -> No
     ("section", "key", "value", "expected"),
     [
         ("consensus", "target_spacing", 0, "consensus.target_spacing = 0 is out of range [1,"),
-        ("consensus", "half_life", 59, "consensus.half_life = 59 s must be at least 10 block"),
         ("consensus", "half_life", 5, "consensus.half_life = 5 is out of range [10,"),
         ("consensus", "max_block_size", 5_000_000, "consensus.max_block_size = 5000000 is out"),
         ("consensus", "max_tx_data", 0, "consensus.max_tx_data = 0 is out of range"),
         ("consensus", "max_post_text", 7_000, "consensus.max_post_text must be below"),
         ("consensus", "coinbase_maturity", 0, "consensus.coinbase_maturity = 0 is out of range"),
         ("consensus", "median_time_span", 10, "consensus.median_time_span must be odd"),
-        ("consensus", "daa", "fixed", "consensus.daa = 'fixed': file networks use 'asert'"),
+        ("consensus", "daa", "fixed", "consensus.daa = 'fixed': file networks use 'asert-bounded'"),
         ("consensus", "pow_limit_bits", 0x2100FFFF, "consensus.pow_limit_bits is easier"),
         ("consensus", "pow_limit_bits", 0x04923456, "consensus.pow_limit_bits: "),
         ("consensus", "initial_subsidy", MAX_MONEY + 1, "consensus.initial_subsidy = "),
@@ -279,8 +278,28 @@ def test_unreadable_and_invalid_files_name_the_file(tmp_path: Path) -> None:
         load_network_file(edited)
 
 
+def test_rule_specific_half_life_and_future_limit() -> None:
+    """asert-bounded: future + 2 * spacing <= 2 * half_life (the catch-up bound), half-life of
+    at least 2 block times; asert (files made before issue 10): a half-life of 10 block times."""
+    new = lambda **v: new_params("lab-net", 0x1234_5678, b"\x01\x02\x03\x04", 1, **v)  # noqa: E731
+    assert new(target_spacing=10, half_life=40, max_future_block_time=60).half_life == 40
+    with pytest.raises(NetworkFileError, match="max_future_block_time = 61 s allows more catch"):
+        new(target_spacing=10, half_life=40, max_future_block_time=61)
+    with pytest.raises(NetworkFileError, match="half_life = 19 s must be at least 2 block times"):
+        new(target_spacing=10, half_life=19)
+    with pytest.raises(NetworkFileError, match="half_life = 59 s must be at least 10 block times"):
+        new(target_spacing=10, half_life=59, daa="asert")
+    assert new(target_spacing=10, half_life=600, daa="asert").daa == "asert"
+
+
+def test_network_file_made_before_issue_10_still_loads() -> None:
+    """A file naming `asert` (the rule before issue 10) keeps loading and keeps its rule."""
+    old = quick_network(daa="asert", half_life=600, max_future_block_time=7_200)
+    assert from_document(toml_round_trip(to_document(old))).params.daa == "asert"
+
+
 def test_creation_refuses_bad_values_before_mining() -> None:
-    with pytest.raises(NetworkFileError, match="consensus.half_life = 15 s must be at least 10"):
+    with pytest.raises(NetworkFileError, match="max_future_block_time = 60 s allows more catch"):
         create_network("lab", target_spacing=2, half_life=15)
     typo = encode_address("lab", ALICE)[:-1] + "q"
     with pytest.raises(NetworkFileError, match=f"--allocate {typo}: not a valid bech32m address"):

@@ -43,7 +43,7 @@ def test_help_of_the_new_commands(runner: CliRunner) -> None:
 def test_create_writes_a_file_that_loads(runner: CliRunner) -> None:
     alice = encode_address("lab", ALICE)
     output = create(
-        runner, "lab", "--block-time", "1", "--half-life", "30", "--subsidy", "25",
+        runner, "lab", "--block-time", "1", "--half-life", "40", "--subsidy", "25",
         "--halving-interval", "5000", "--coinbase-maturity", "3", "--max-block-size", "200000",
         "--max-tx-data", "1000", "--allocate", f"{alice}=1234.5", "--seed", "10.0.0.2:48744",
         "--p2p-port", "9100", "--api-port", "9101",
@@ -53,7 +53,7 @@ def test_create_writes_a_file_that_loads(runner: CliRunner) -> None:
     assert f"genesis {p.genesis_hash_hex}\n" in output
     assert "network lab written to lab.toml" in output
     assert (p.target_spacing, p.half_life, p.initial_subsidy, p.halving_interval) == (
-        1, 30, 25 * COIN, 5_000
+        1, 40, 25 * COIN, 5_000
     )  # fmt: skip
     assert (p.coinbase_maturity, p.max_block_size, p.max_tx_data, p.max_post_text) == (
         3, 200_000, 1_000, 999
@@ -87,7 +87,8 @@ def test_create_refusals(runner: CliRunner) -> None:
         (["lab", "--block-time", "1"], "lab.toml exists (use --force to overwrite it)"),
         (["testnet", "--out", "t.toml"], "network.name 'testnet' is a built-in network's name"),
         (["x2", "--block-time", "0"], "consensus.target_spacing = 0 is out of range"),
-        (["x2", "--block-time", "5", "--half-life", "40"], "must be at least 10 block times"),
+        (["x2", "--block-time", "5", "--half-life", "20"], "60 s allows more catch-up"),
+        (["x2", "--half-life", "40", "--future-limit", "61"], "61 s allows more catch-up"),
         (["x2", "--address-prefix", "rpow"], "network.hrp 'rpow' is regtest's address prefix"),
         (["x2", "--allocate", "nonsense"], "'nonsense' is not ADDRESS=COINS"),
         (["x2", "--allocate", "x2qq=1.5"], "--allocate x2qq: "),

@@ -73,12 +73,14 @@ def test_spec_section_5_values() -> None:
     }
     assert got == {
         "regtest": ("rpow", "fixed", 150, 10, 50 * COIN),
-        "devnet": ("dpow", "asert", 10_000, 10, 50 * COIN),
-        "testnet": ("tpow", "asert", 210_000, 100, 50 * COIN),
+        "devnet": ("dpow", "asert-bounded", 10_000, 10, 50 * COIN),
+        "testnet": ("tpow", "asert-bounded", 210_000, 100, 50 * COIN),
     }
     assert REGTEST.pow_limit_bits == REGTEST.genesis_bits == 0x207FFFFF
-    assert (DEVNET.target_spacing, DEVNET.half_life) == (10, 600)
-    assert (TESTNET.target_spacing, TESTNET.half_life) == (60, 3_600)
+    assert (DEVNET.target_spacing, DEVNET.half_life, DEVNET.max_future_block_time) == (10, 40, 60)
+    assert (TESTNET.target_spacing, TESTNET.half_life, TESTNET.max_future_block_time) == (
+        60, 240, 360
+    )  # fmt: skip
     assert REGTEST.mine_on_demand and DEVNET.mine_on_demand and not TESTNET.mine_on_demand
 
 

@@ -10,15 +10,17 @@ from hypothesis import strategies as st
 
 from powchain.consensus.errors import Kind, Rejected
 from powchain.consensus.pow import (
+    BOUNDED_SOLVE_CAP,
     bits_to_target,
     block_work,
     check_proof_of_work,
     next_bits,
     next_bits_asert,
+    next_bits_bounded,
     target_to_bits,
 )
 from powchain.core.block import BlockHeader
-from powchain.core.params import BITCOIN_MAINNET, DEVNET, REGTEST
+from powchain.core.params import BITCOIN_MAINNET, DEVNET, REGTEST, ChainParams
 
 BITCOIN_GENESIS = BlockHeader(
     version=1,
@@ -154,13 +156,50 @@ def test_next_bits_fixed_is_always_genesis_bits() -> None:
     assert next_bits(REGTEST, 500, parent, genesis, _no_ancestors) == REGTEST.genesis_bits
 
 
-def test_next_bits_asert_block_one_keeps_genesis_target() -> None:
+ANCHORED = dataclasses.replace(DEVNET, daa="asert", half_life=600)
+"""The block-1-anchored `asert` rule (network files made before issue 10)."""
+
+
+@pytest.mark.parametrize("params", [DEVNET, ANCHORED])
+def test_next_bits_asert_block_one_keeps_genesis_target(params: ChainParams) -> None:
+    genesis = _header(params.genesis_time, params.genesis_bits)
+    assert next_bits(params, 0, genesis, genesis, _no_ancestors) == params.genesis_bits
+
+
+def test_next_bits_bounded_is_one_asert_step_from_the_parent() -> None:
+    """asert-bounded: the parent's target times 2**((solve - spacing) / half_life)."""
     genesis = _header(DEVNET.genesis_time, DEVNET.genesis_bits)
-    assert next_bits(DEVNET, 0, genesis, genesis, _no_ancestors) == DEVNET.genesis_bits
+    spacing, half_life, bits = DEVNET.target_spacing, DEVNET.half_life, 0x1D7FFFFF
+    grandparent = _header(2_000_000_000, 0x1D7FFFFF)
+    asked: list[int] = []
+
+    def ancestor(height: int) -> BlockHeader:
+        asked.append(height)
+        return grandparent
+
+    def child(solve: int) -> int:
+        parent = _header(grandparent.time + solve, bits)
+        return next_bits(DEVNET, 500, parent, genesis, ancestor)
+
+    assert child(spacing) == bits  # on time: unchanged, no drift
+    assert asked == [499]  # the grandparent, and nothing else
+    assert child(spacing + half_life // 2) == child(BOUNDED_SOLVE_CAP * spacing)  # capped
+    assert child(10**6) == child(BOUNDED_SOLVE_CAP * spacing)  # a gap of any length, too
+    assert child(spacing - half_life) == target_to_bits(bits_to_target(bits) // 2)
+    assert child(-3 * half_life) < child(0) < child(spacing)  # negative solve times count
+    slow = next_bits_asert(bits, 0, 7, 2 * spacing, 7, spacing, half_life, DEVNET.pow_limit_bits)
+    assert child(2 * spacing) == slow > bits
+    assert next_bits_bounded(bits, 100, 90, spacing, half_life, DEVNET.pow_limit_bits) == bits
+
+
+def test_next_bits_bounded_clamps_to_pow_limit() -> None:
+    limit = DEVNET.pow_limit_bits
+    assert next_bits_bounded(limit, 10**6, 0, 10, 40, limit) == limit
 
 
 def test_next_bits_asert_on_schedule_keeps_target_and_reacts_to_time() -> None:
     """The schedule is anchored at block 1 (see pow._next_bits_asert_anchored)."""
+    DEVNET = ANCHORED  # noqa: N806 - the anchored rule on devnet's other values
     genesis = _header(DEVNET.genesis_time, DEVNET.genesis_bits)
     spacing, half_life = DEVNET.target_spacing, DEVNET.half_life
     block1 = _header(DEVNET.genesis_time + 5_000_000, DEVNET.genesis_bits)
@@ -184,6 +223,7 @@ def test_next_bits_asert_on_schedule_keeps_target_and_reacts_to_time() -> None:
 
 def test_next_bits_asert_genesis_in_the_past_does_not_make_blocks_trivial() -> None:
     """A devnet started months after its fixed genesis still mines at the genesis target."""
+    DEVNET = ANCHORED  # noqa: N806 - the anchored rule on devnet's other values
     genesis = _header(DEVNET.genesis_time, DEVNET.genesis_bits)
     block1 = _header(DEVNET.genesis_time + 30_000_000, DEVNET.genesis_bits)
     assert next_bits(DEVNET, 1, block1, genesis, _no_ancestors) == DEVNET.genesis_bits

@@ -13,6 +13,7 @@ from powchain.consensus.tx_check import check_signature, check_transaction
 from powchain.core.keys import schnorr_verify, xonly_pubkey
 from powchain.core.params import REGTEST
 from powchain.core.transaction import Transaction, post_text
+from powchain.wallet import keystore
 from powchain.wallet.builder import build_post, build_transfer, tx_size
 from powchain.wallet.keystore import (
     PASSPHRASE_ENV,
@@ -22,9 +23,36 @@ from powchain.wallet.keystore import (
     read_passphrase,
 )
 
-FAST_N = 2**4  # tests only: the real default is 2**15
+FAST_N = 2**4  # tests only: the real default is 2**17
 SECRET = bytes.fromhex("0f" * 32)
 RECIPIENT = xonly_pubkey(bytes.fromhex("1e" * 32))
+REAL_FLOORS = (keystore.DEFAULT_SCRYPT_N, keystore.MIN_SCRYPT_N, keystore.MAX_SCRYPT_N)
+
+
+@pytest.fixture(autouse=True)
+def fast_scrypt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests run scrypt at FAST_N: the floors are scaled down (same code paths, fast)."""
+    monkeypatch.setattr(keystore, "DEFAULT_SCRYPT_N", FAST_N)
+    monkeypatch.setattr(keystore, "MIN_SCRYPT_N", FAST_N // 4)
+
+
+def test_scrypt_cost_has_a_floor_for_new_files_and_bounds_for_old_ones(tmp_path: Path) -> None:
+    """Also reported (issue 11): new keystores used N = 2**15 (OWASP asks 2**17) and decrypt
+    accepted any N >= 2 a file named."""
+    assert REAL_FLOORS == (2**17, 2**15, 2**20)
+    path = tmp_path / "wallet.json"
+    store = Keystore(scrypt_n=FAST_N // 4)  # what an earlier, weaker default wrote
+    store.add("main", SECRET)
+    doc = store.encrypt("pass phrase", bytes(16), bytes(12))
+    assert doc["kdf"]["n"] == FAST_N  # anything written now is at least the new default
+    store.save(path, "pass phrase")
+    assert json.loads(path.read_text())["kdf"]["n"] == FAST_N
+    assert Keystore.load(path, "pass phrase").get().secret == SECRET  # the happy case
+    for weak_or_huge in (2, FAST_N // 8, 2 * keystore.MAX_SCRYPT_N, 3 * FAST_N):
+        doc = json.loads(path.read_text())
+        doc["kdf"]["n"] = weak_or_huge
+        with pytest.raises(KeystoreError, match="outside"):
+            Keystore.decrypt(doc, "pass phrase")
 
 
 def test_keystore_round_trip(tmp_path: Path) -> None:

@@ -76,6 +76,11 @@ class NodeMetrics:
             ("powchain_peers", "Connected peers", self._peers(node)),
             ("powchain_mempool_transactions", "Transactions in the mempool", mempool["count"]),
             ("powchain_mempool_bytes", "Serialized bytes in the mempool", mempool["bytes"]),
+            (
+                "powchain_network_hashrate",
+                "Estimated network hashes per second over the last 120 blocks (0: unknown)",
+                node.network_hashrate() or 0.0,
+            ),
         ):
             yield GaugeMetricFamily(name, doc, value=value)
         for key, name, doc in _COUNTERS:

@@ -17,6 +17,7 @@ from ..core.encoding import ParseError
 from ..core.hashing import hash_to_hex, hex_to_hash
 from ..core.keys import AddressError, decode_address
 from ..core.transaction import Transaction
+from .bounds import before_query, cursor_query, limit_query, parse_cursor
 from .errors import ApiProblem
 from .metrics import CONTENT_TYPE
 from .schemas import (
@@ -35,9 +36,6 @@ __all__ = ["router", "mempool_stats", "submit_raw_hex"]
 
 router = APIRouter(prefix="/api/v1")
 
-MAX_LIST = 100
-MAX_BEFORE = 2**63 - 1
-"""Largest `before` a list accepts (SQLite's largest INTEGER: 2**63 answered 500)."""
 MAX_HEIGHT_DIGITS = 10
 
 
@@ -109,7 +107,9 @@ def connected_peers(node: Any) -> int:
 
 @router.get("/status")
 async def status(request: Request) -> dict[str, Any]:
-    """Tip, difficulty, mempool size, peer count and sync state of the node."""
+    """Tip, difficulty, mempool size, peer count and sync state of the node; hash rates in
+    hashes/s: `network_hashrate` estimated from the chainwork of the last 120 blocks over their
+    timestamps, `miner_hashrate` this node's miner (null when unknown)."""
     node = _node(request)
     tip = node.tip
     return {
@@ -120,7 +120,9 @@ async def status(request: Request) -> dict[str, Any]:
         "bits": bits_hex(tip.header.bits),
         "difficulty": node.difficulty(),
         "chainwork": work_hex(tip.chainwork),
-        "mempool_size": mempool_stats(node)["count"],
+        "network_hashrate": node.network_hashrate(),
+        "miner_hashrate": node.miner_hashrate(),
+        "mempool_size": len(node.mempool),
         "peers": connected_peers(node),
         "synced": bool(node.is_synced()),
         "version": __version__,
@@ -130,8 +132,8 @@ async def status(request: Request) -> dict[str, Any]:
 @router.get("/blocks")
 async def blocks(
     request: Request,
-    before: int | None = Query(None, ge=0, le=MAX_BEFORE, description="only heights below this"),
-    limit: int = Query(20, ge=1, le=MAX_LIST),
+    before: int | None = before_query("only heights below this"),
+    limit: int = limit_query(),
 ) -> dict[str, Any]:
     """Active-chain block summaries, newest first; `next` is the `before` of the next page."""
     node = _node(request)
@@ -242,15 +244,15 @@ async def account(request: Request, address: str) -> dict[str, Any]:
 async def account_txs(
     request: Request,
     address: str,
-    cursor: str | None = Query(None, max_length=100),
-    limit: int = Query(20, ge=1, le=MAX_LIST),
+    cursor: str | None = cursor_query(),
+    limit: int = limit_query(),
 ) -> dict[str, Any]:
     """The address's transactions, newest first; pass `next_cursor` back as `cursor`."""
     node = _node(request)
     pub = parse_address(node, address)
     try:
-        items, next_cursor = node.address_history(pub, cursor or None, limit)
-    except ValueError as exc:
+        items, next_cursor = node.address_history(pub, parse_cursor(cursor), limit)
+    except ValueError as exc:  # BadParameter, or a cursor storage cannot place
         raise ApiProblem(400, "bad-cursor", "cursor must be a next_cursor from a page") from exc
     txs = []
     for item in items:
@@ -265,10 +267,8 @@ async def account_txs(
 @router.get("/posts")
 async def posts(
     request: Request,
-    before: int | None = Query(
-        None, ge=0, le=MAX_BEFORE, description="only posts below this height"
-    ),
-    limit: int = Query(20, ge=1, le=MAX_LIST),
+    before: int | None = before_query("only posts below this height"),
+    limit: int = limit_query(),
 ) -> dict[str, Any]:
     """Confirmed posts, newest first: author address, text, txid, block height and time."""
     node = _node(request)
@@ -290,18 +290,25 @@ async def posts(
 # -- mempool -------------------------------------------------------------------------------
 
 
+MEMPOOL_TXIDS = 1_000
+"""Txids `GET /mempool` lists at most (the oldest first): the answer is bounded whatever the
+pool holds (a 50 MB pool is ~300,000 transactions)."""
+
+
 def mempool_stats(node: Any) -> dict[str, Any]:
-    """`count`, `bytes`, `total_fees`, fee rates (units per 1,000 bytes) and `txids`."""
-    mempool = node.mempool
-    stats = dict(mempool.fee_stats())
-    stats["txids"] = [hash_to_hex(tx.txid) for tx in mempool.txs()]
-    return stats
+    """`count`, `bytes`, `total_fees` and fee rates (units per 1,000 bytes): read from the
+    mempool's counters, O(log n), never a sort of the pool."""
+    return dict(node.mempool.fee_stats())
 
 
 @router.get("/mempool")
 async def mempool(request: Request) -> dict[str, Any]:
-    """Transactions waiting for a block."""
-    return mempool_stats(_node(request))
+    """Transactions waiting for a block: the statistics, and `txids` of the oldest
+    MEMPOOL_TXIDS (1,000) in arrival order (`count` says how many there are)."""
+    node = _node(request)
+    stats = mempool_stats(node)
+    stats["txids"] = [hash_to_hex(tx.txid) for tx in node.mempool.txs(MEMPOOL_TXIDS)]
+    return stats
 
 
 # -- peers, mining, events, metrics --------------------------------------------------------
@@ -358,8 +365,12 @@ async def mine(request: Request, body: MineRequest) -> dict[str, Any]:
 
 @router.get("/events")
 async def events(request: Request) -> StreamingResponse:
-    """Server-sent events: `block`, `tx`, `reorg` (JSON data)."""
-    stream = request.app.state.events.stream(request.is_disconnected)
+    """Server-sent events: `block`, `tx`, `reorg` (JSON data). At most `sse.MAX_CLIENTS`
+    streams at once: 503 `too-many-streams` beyond."""
+    hub = request.app.state.events
+    if hub.full:
+        raise ApiProblem(503, "too-many-streams", f"{hub.max_clients} event streams are open")
+    stream = hub.stream(request.is_disconnected)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 

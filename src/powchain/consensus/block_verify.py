@@ -26,11 +26,12 @@ __all__ = [
 ]
 
 
-def median_time_past(times: Sequence[int]) -> int:
-    """Median of the last (up to 11) block times, oldest first (Core: GetMedianTimePast)."""
+def median_time_past(times: Sequence[int], span: int = 11) -> int:
+    """Median of the last (up to `span`, the network's `median_time_span`) block times, oldest
+    first (Core: GetMedianTimePast, span 11)."""
     if not times:
         raise ValueError("median time past of no blocks")
-    ordered = sorted(times[-11:])
+    ordered = sorted(times[-span:])
     return ordered[len(ordered) // 2]
 
 

@@ -28,7 +28,7 @@ from ..core.keys import AddressError, decode_address, encode_address
 from ..core.params import BITCOIN_MAINNET, NETWORKS, ChainParams, genesis_block
 from ..core.units import COIN, MAX_MONEY, format_coins
 from .errors import Rejected
-from .pow import bits_to_target, check_proof_of_work, target_to_bits
+from .pow import BOUNDED_SOLVE_CAP, bits_to_target, check_proof_of_work, target_to_bits
 from .subsidy import MAX_HALVINGS, block_subsidy
 
 __all__ = [
@@ -42,6 +42,8 @@ __all__ = [
     "parse_seeds",
     "total_subsidy",
     "max_supply",
+    "max_future_for",
+    "half_life_for",
     "to_document",
     "from_document",
 ]
@@ -55,6 +57,11 @@ DESIGN_HASHRATE = 350_000
 """Nonces per second of one pure-Python miner process (`node.powsearch`), for the genesis."""
 MAX_GENESIS_SECONDS = 30
 """Creation mines the genesis for at most ~this long; ASERT raises the difficulty from there."""
+FILE_DAAS = ("asert-bounded", "asert")
+"""Rules a network file may name: `asert-bounded` for new files (issue 10), `asert` for files
+created before it (they keep the rule their genesis commits to)."""
+MIN_FUTURE_BLOCK_TIME = 60
+"""No network allows less clock skew between its nodes than this (seconds)."""
 MAX_SEEDS = 64
 MAX_ALLOCATIONS = 1_000
 MAX_NAME = 32  # the handshake's `network` field holds at most 32 bytes
@@ -158,6 +165,18 @@ def genesis_bits_for(target_spacing: int, pow_limit_bits: int = DEFAULT_POW_LIMI
     return target_to_bits(min(target, bits_to_target(pow_limit_bits)))
 
 
+def max_future_for(target_spacing: int) -> int:
+    """Default future-time limit of a new file network: six block times, within [60, 86,400] s."""
+    return min(max(6 * target_spacing, MIN_FUTURE_BLOCK_TIME), RANGES["max_future_block_time"][1])
+
+
+def half_life_for(target_spacing: int, max_future_block_time: int) -> int:
+    """Default `asert-bounded` half-life: four block times, or the least that keeps the catch-up
+    bound with this future-time limit (`_check_catch_up`), whichever is longer."""
+    least = (max_future_block_time + BOUNDED_SOLVE_CAP * target_spacing + 1) // 2
+    return max(4 * target_spacing, least, RANGES["half_life"][0])
+
+
 def _commitment_text(params: ChainParams) -> bytes:
     lines = []
     for field in COMMITTED:
@@ -181,12 +200,15 @@ def new_params(
     """Params of a new network, genesis not yet mined (nonce 0, no hash).
 
     `values` override ChainParams fields (hrp, target_spacing, half_life, initial_subsidy,
-    genesis_allocations, ...); unset ones take the file-network defaults: 10 s blocks, a
-    half-life of 60 block times, 100,000 blocks per halving, maturity 20, hrp from the name.
+    genesis_allocations, ...); unset ones take the file-network defaults: 10 s blocks, the
+    `asert-bounded` rule with a future-time limit of `max_future_for(spacing)` and a half-life of
+    `half_life_for(spacing, limit)` (40 s and 60 s for 10 s blocks), 100,000 blocks per halving,
+    maturity 20, hrp from the name.
     The genesis bits follow the block time (`genesis_bits_for`). Raises NetworkFileError
     when a value is out of range (checked before any mining).
     """
     spacing = int(values.pop("target_spacing", 10))
+    future = int(values.pop("max_future_block_time", max_future_for(spacing)))
     fields: dict[str, Any] = {
         "name": name,
         "chain_id": chain_id,
@@ -194,10 +216,11 @@ def new_params(
         "hrp": name.replace("-", "")[:16],
         "p2p_port": 48_744,
         "api_port": 48_745,
-        "daa": "asert",
+        "daa": "asert-bounded",
         "pow_limit_bits": DEFAULT_POW_LIMIT_BITS,
         "target_spacing": spacing,
-        "half_life": 60 * spacing,
+        "max_future_block_time": future,
+        "half_life": half_life_for(spacing, future),
         "halving_interval": 100_000,
         "coinbase_maturity": 20,
         "genesis_time": genesis_time,
@@ -261,12 +284,10 @@ def _check_ranges(params: ChainParams) -> None:
         value = getattr(params, field)
         if not low <= value <= high:
             raise NetworkFileError(f"{_where(field)} = {value} is out of range [{low}, {high}]")
-    if params.daa != "asert":
-        raise NetworkFileError(f"consensus.daa = {params.daa!r}: file networks use 'asert'")
-    if params.half_life < 10 * params.target_spacing:
+    if params.daa not in FILE_DAAS:
         raise NetworkFileError(
-            f"consensus.half_life = {params.half_life} s must be at least 10 block times "
-            f"({10 * params.target_spacing} s)"
+            f"consensus.daa = {params.daa!r}: file networks use 'asert-bounded' ('asert' in "
+            "files made before it)"
         )
     if params.max_post_text >= params.max_tx_data:
         raise NetworkFileError("consensus.max_post_text must be below consensus.max_tx_data")
@@ -278,6 +299,35 @@ def _check_ranges(params: ChainParams) -> None:
         raise NetworkFileError(f"consensus.pow_limit_bits: {exc.message or exc.reason}") from exc
     if limit > bits_to_target(EASIEST_BITS):
         raise NetworkFileError("consensus.pow_limit_bits is easier than regtest's trivial target")
+
+
+def _check_daa(params: ChainParams) -> None:
+    """The half-life and future-time limit the file's difficulty rule needs."""
+    if params.daa == "asert-bounded":
+        _check_catch_up(params)
+    elif params.half_life < 10 * params.target_spacing:
+        raise NetworkFileError(
+            f"consensus.half_life = {params.half_life} s must be at least 10 block times "
+            f"({10 * params.target_spacing} s)"
+        )
+
+
+def _check_catch_up(params: ChainParams) -> None:
+    """`asert-bounded`'s bound: at most 2 * half_life / spacing blocks ahead of schedule needs
+    (cap - 1) + future / spacing + 1 <= 2 * half_life / spacing (docs/spec.md §4), i.e.
+    future + cap * spacing <= 2 * half_life; and a half-life of at least two block times."""
+    spacing, half_life = params.target_spacing, params.half_life
+    if half_life < 2 * spacing:
+        raise NetworkFileError(
+            f"consensus.half_life = {half_life} s must be at least 2 block times ({2 * spacing} s)"
+        )
+    most = 2 * half_life - BOUNDED_SOLVE_CAP * spacing
+    if params.max_future_block_time > most:
+        raise NetworkFileError(
+            f"consensus.max_future_block_time = {params.max_future_block_time} s allows more "
+            f"catch-up than the half-life bounds: at most 2 * half_life - "
+            f"{BOUNDED_SOLVE_CAP} * target_spacing = {most} s (or a longer half_life)"
+        )
 
 
 def _check_allocations(params: ChainParams) -> None:
@@ -324,13 +374,15 @@ def _check_genesis(params: ChainParams) -> None:
 
 
 def check_params(params: ChainParams, *, mined: bool = True) -> None:
-    """Refuse params a node must not run: identity, safe ranges, allocations and supply, and
-    (when `mined`) the genesis commitment, hash and proof of work. Raises NetworkFileError."""
+    """Refuse params a node must not run: identity, safe ranges, allocations and supply, (when
+    `mined`) the genesis commitment, hash and proof of work, and the difficulty rule's
+    half-life and future-time limit (`_check_daa`). Raises NetworkFileError."""
     _check_identity(params)
     _check_ranges(params)
     _check_allocations(params)
     if mined:
-        _check_genesis(params)
+        _check_genesis(params)  # before the rule's ranges: an edited file says so first
+    _check_daa(params)
 
 
 # -- the document --------------------------------------------------------------------------

@@ -1,10 +1,13 @@
 """Proof of work: compact bits, targets, chainwork and the difficulty adjustment rules (SPEC §4).
 
 Pure integer arithmetic: no I/O, no clock, no floats. Targets are non-negative ints below
-2**256; `bits` is Bitcoin's 32-bit compact encoding of a target. Three rules pick the bits of
+2**256; `bits` is Bitcoin's 32-bit compact encoding of a target. Four rules pick the bits of
 the next block (`ChainParams.daa`):
 
-- `asert`: aserti3-2d as specified for Bitcoin Cash (2020-11-15-asert.md), anchored at genesis;
+- `asert-bounded` (devnet, testnet, new network files; issue 10): aserti3-2d anchored at the
+  parent, with the parent's solve time capped at two block times (`next_bits_bounded`);
+- `asert`: aserti3-2d as specified for Bitcoin Cash (2020-11-15-asert.md), anchored at block 1
+  (network files made before issue 10);
 - `bitcoin`: Bitcoin's retarget every `retarget_interval` blocks (Core: CalculateNextWorkRequired);
 - `fixed`: the genesis bits forever (regtest).
 """
@@ -25,8 +28,17 @@ __all__ = [
     "pow_limit",
     "next_bits_asert",
     "next_bits_bitcoin",
+    "next_bits_bounded",
     "next_bits",
+    "BOUNDED_SOLVE_CAP",
+    "DAA_RULES",
 ]
+
+DAA_RULES = ("asert-bounded", "asert", "bitcoin", "fixed")
+"""Every difficulty rule name `ChainParams.daa` may hold."""
+
+BOUNDED_SOLVE_CAP = 2
+"""`asert-bounded` credits a parent at most this many block times of solve time."""
 
 _MAX_TARGET = 2**256 - 1
 
@@ -161,6 +173,38 @@ def next_bits_bitcoin(last_bits: int, first_time: int, last_time: int, params: C
     return target_to_bits(min(target, pow_limit(params)))
 
 
+def next_bits_bounded(
+    parent_bits: int,
+    parent_time: int,
+    grandparent_time: int,
+    target_spacing: int,
+    half_life: int,
+    pow_limit_bits: int,
+) -> int:
+    """Bits of the block after `parent` by `asert-bounded` (docs/spec.md §4, issue 10).
+
+    aserti3-2d with the parent as its own anchor: the parent's target times
+    2**((solve - target_spacing) / half_life), where solve = parent_time - grandparent_time
+    (Unix seconds), capped above at BOUNDED_SOLVE_CAP * target_spacing and not bounded below (a
+    negative solve time, after a block dated ahead, counts in full). The exponent, the cubic and
+    the rounding are `next_bits_asert`'s (bit for bit), so each step is an aserti3-2d step with
+    height delta 0. The cap bounds what a dormant gap or a lying timestamp can lower the target
+    (by 2**(spacing / half_life) at most); see docs/spec.md for the catch-up bound. Raises
+    Rejected(CONSENSUS, "bad-diffbits") for invalid parent bits.
+    """
+    solve = min(parent_time - grandparent_time, BOUNDED_SOLVE_CAP * target_spacing)
+    return next_bits_asert(
+        anchor_bits=parent_bits,
+        anchor_parent_time=parent_time - solve,
+        anchor_height=0,
+        parent_time=parent_time,
+        parent_height=0,
+        target_spacing=target_spacing,
+        half_life=half_life,
+        pow_limit_bits=pow_limit_bits,
+    )
+
+
 def _next_bits_asert_anchored(
     params: ChainParams,
     parent_height: int,
@@ -203,13 +247,27 @@ def next_bits(
     """The bits required of the block at `parent_height + 1` on top of `parent_header`.
 
     `get_ancestor_header(h)` returns the header at height h <= parent_height on the parent's
-    own chain (used only by the `bitcoin` rule, once per retarget). Rules by `params.daa`:
-    `fixed` -> genesis bits; `asert` -> aserti3-2d, see `_next_bits_asert_anchored`;
-    `bitcoin` -> retarget at heights that are multiples of `retarget_interval`, else the
-    parent's bits. Raises ValueError for an unknown rule name (a params bug, not untrusted data).
+    own chain: `asert-bounded` asks for the grandparent (h = parent_height - 1) on every call,
+    `asert` for block 1, `bitcoin` for the period's first block once per retarget. Rules by
+    `params.daa`: `fixed` -> genesis bits; `asert-bounded` -> genesis bits for block 1, then
+    `next_bits_bounded`; `asert` -> aserti3-2d, see `_next_bits_asert_anchored`; `bitcoin` ->
+    retarget at heights that are multiples of `retarget_interval`, else the parent's bits.
+    Raises ValueError for an unknown rule name (a params bug, not untrusted data).
     """
     if params.daa == "fixed":
         return params.genesis_bits
+    if params.daa == "asert-bounded":
+        if parent_height == 0:
+            return genesis_header.bits
+        grandparent = get_ancestor_header(parent_height - 1)
+        return next_bits_bounded(
+            parent_header.bits,
+            parent_header.time,
+            grandparent.time,
+            params.target_spacing,
+            params.half_life,
+            params.pow_limit_bits,
+        )
     if params.daa == "asert":
         return _next_bits_asert_anchored(
             params, parent_height, parent_header, genesis_header, get_ancestor_header

@@ -16,7 +16,7 @@ __all__ = ["check_transaction", "check_signature", "check_coinbase_shape"]
 
 
 def _fail(reason: str, message: str) -> Rejected:
-    return Rejected(Kind.CONSENSUS, reason, message)
+    return Rejected(Kind.CONSENSUS, reason, message, stateless=True)
 
 
 def check_transaction(tx: Transaction, params: ChainParams) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from .encoding import ByteReader, ParseError, u8, u32, u64, var_bytes
+from .encoding import ByteReader, ParseError, compact_size, u8, u32, u64, var_bytes
 from .hashing import sha256d, tagged_hash
 
 __all__ = [
@@ -27,6 +27,8 @@ __all__ = [
     "MAX_DATA_PARSE",
     "post_text",
     "make_post_data",
+    "pad_coinbase_data",
+    "FORBIDDEN_SIZE",
 ]
 
 TX_VERSION = 1
@@ -68,9 +70,21 @@ class Transaction:
     def coinbase(
         chain_id: int, height: int, recipient: bytes, amount: int, data: bytes = b""
     ) -> Transaction:
-        """The coinbase of block `height` paying `amount` units to `recipient`."""
+        """The coinbase of block `height` paying `amount` units to `recipient`.
+
+        A coinbase of exactly 64 bytes is consensus-invalid (BIP-54; only `data` of 10 bytes
+        gives that size), so such `data` gets one zero byte appended (`pad_coinbase_data`).
+        """
         return Transaction(
-            COINBASE_VERSION, chain_id, height, NO_SENDER, recipient, amount, 0, data, b""
+            COINBASE_VERSION,
+            chain_id,
+            height,
+            NO_SENDER,
+            recipient,
+            amount,
+            0,
+            pad_coinbase_data(data),
+            b"",
         )
 
     @property
@@ -173,6 +187,25 @@ class Transaction:
         tx = cls.parse(reader)
         reader.expect_end()
         return tx
+
+
+COINBASE_FIXED_SIZE = 53
+"""Bytes of a coinbase before its data's CompactSize: version, chain id, nonce, recipient,
+amount."""
+FORBIDDEN_SIZE = 64
+"""The one transaction size consensus forbids (BIP-54, checked by `consensus.block_check`): 64
+bytes could be the two 32-byte children of a merkle node, so a block whose only "transaction" is
+L || R would share a valid block's header. Only a coinbase with 10 bytes of data has this size."""
+
+
+def pad_coinbase_data(data: bytes) -> bytes:
+    """`data` such that the coinbase carrying it is not 64 bytes: 10-byte data gets one zero
+    byte appended (a coinbase is 54 + len(data) bytes below 253 bytes of data); any other
+    length is returned unchanged. Builders that place extranonces in the data (Stratum) size
+    the data so its total length is never 10."""
+    if COINBASE_FIXED_SIZE + len(compact_size(len(data))) + len(data) == FORBIDDEN_SIZE:
+        return data + b"\x00"
+    return data
 
 
 def make_post_data(text: str) -> bytes:

@@ -178,6 +178,19 @@ class ChainState:
         ):
             self.best_header = entry
 
+    def unlink_headers(self, added: list[IndexEntry], best_before: IndexEntry | None) -> None:
+        """Forget header-only entries just indexed (newest last) whose SQLite rows were rolled
+        back: a headers message is indexed whole or not at all (issue 11)."""
+        for entry in reversed(added):
+            self.entries.pop(entry.hash, None)
+            if entry.prev is not None:
+                siblings = self._children.get(entry.prev.hash, [])
+                if entry in siblings:
+                    siblings.remove(entry)
+                if not siblings:
+                    self._children.pop(entry.prev.hash, None)
+        self.best_header = best_before
+
     # -- queries ---------------------------------------------------------------------------
 
     @property
@@ -212,13 +225,14 @@ class ChainState:
         return walk
 
     def median_time_past(self, entry: IndexEntry) -> int:
-        """Median time of `entry` and up to 10 ancestors (Core: GetMedianTimePast)."""
+        """Median time of `entry` and up to `median_time_span - 1` (10) ancestors (Core:
+        GetMedianTimePast)."""
         times: list[int] = []
         walk: IndexEntry | None = entry
         while walk is not None and len(times) < self.params.median_time_span:
             times.append(walk.time)
             walk = walk.prev
-        return median_time_past(times[::-1])
+        return median_time_past(times[::-1], self.params.median_time_span)
 
     def next_bits(self, parent: IndexEntry) -> int:
         """Bits the DAA requires of a child of `parent`."""
@@ -348,12 +362,13 @@ class ChainState:
         """Move the tip to the most-work candidate: reorg of any depth, one transaction per block.
 
         A block that fails to connect is marked invalid with its descendants and selection
-        retries (possibly returning to the old chain, whose bodies are still stored).
+        retries (possibly returning to the old chain, whose bodies are still stored; to the
+        old tip itself when only an equal-work branch is left).
         """
         result = Activation(old_tip=self.tip)
         while True:
-            best = self._best_candidate()
-            if best is None or best.chainwork <= self.tip.chainwork:
+            best = self._next_target(result)
+            if best is None:
                 break
             fork = self.find_fork(self.tip, best)
             while self.tip is not fork:
@@ -378,6 +393,25 @@ class ChainState:
         self._candidates = {e for e in self._candidates if e.chainwork >= tip_work}
         self._just_stored.clear()  # bodies not connected now are read from storage later
         return result
+
+    def _next_target(self, result: Activation) -> IndexEntry | None:
+        """The candidate to move to: one with more work than the tip; or, after a block of
+        this activation failed, the old tip when the failure left us on an equal-work branch
+        (first seen wins ties, as before the attempt: Core's sequence-id tie-break)."""
+        best = self._best_candidate()
+        if best is not None and best.chainwork > self.tip.chainwork:
+            return best
+        old = result.old_tip
+        if (
+            result.invalid
+            and old is not None
+            and old is not self.tip
+            and not old.is_invalid
+            and old.chain_has_data
+            and old.chainwork >= self.tip.chainwork
+        ):
+            return old
+        return None
 
     def _connect_tip(self, entry: IndexEntry, block: Block) -> None:
         """Apply `block` on the tip; raises `Rejected` (nothing written) when it is invalid."""

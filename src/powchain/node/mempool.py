@@ -2,22 +2,29 @@
 
 Owned by the node and touched only on its event loop. Acceptance runs the cheapest checks
 first, because a peer can make us run them for free: context-free consensus checks, policy
-(standardness, fee rate), duplicate, nonce window, replace-by-fee, balance over the sender's
-queue, room (eviction), and the Schnorr signature last.
+(standardness, fee rate), duplicate, nonce window and the sender's future cap, replace-by-fee,
+balance over the sender's queue (all O(1) or bounded by the 64-nonce queue), then the Schnorr
+signature, and only then the one step whose cost grows with the pool: room (eviction), which
+walks the sorted eviction index (`mempool_index`, O(log n) per transaction evicted) and never
+sorts the pool.
 
 Each sender has a queue keyed by nonce holding nonces confirmed .. confirmed + 63. Gaps are
-allowed; a transaction behind a gap is kept but not mined until the gap fills. Affordability
-counts the sender's confirmed spendable balance only (never incoming mempool payments), so any
-interleaving of senders in a template is valid as long as each sender's nonces stay in order.
-Does no I/O and publishes no events: the node does, from the return values.
+allowed; a transaction behind a gap (a "future" one) is kept but not mined until the gap fills,
+at most MAX_FUTURE_PER_SENDER of them per sender, and it ranks below every executable
+transaction for room: it can evict only future transactions paying a lower fee rate, and any
+executable one evicts it. Affordability counts the sender's confirmed spendable balance only
+(never incoming mempool payments), so any interleaving of senders in a template is valid as
+long as each sender's nonces stay in order. Counters (bytes, fees, fee-rate order) are kept up
+to date so statistics never sort the pool. Does no I/O and publishes no events: the node does,
+from the return values.
 """
 
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 
 from ..consensus.errors import Kind, Rejected
 from ..consensus.state import AccountState, StateView
@@ -25,14 +32,10 @@ from ..consensus.tx_check import check_signature, check_transaction
 from ..core.block import Block
 from ..core.params import ChainParams
 from ..core.transaction import Transaction
-from ..policy.fees import (
-    check_min_relay_fee,
-    check_replacement,
-    fee_rate_per_kb,
-    lower_fee_rate,
-)
-from ..policy.limits import check_queue_depth, is_expired
+from ..policy.fees import check_min_relay_fee, check_replacement
+from ..policy.limits import check_future_depth, check_queue_depth, is_expired
 from ..policy.standard import check_standard
+from .mempool_index import RankIndex, outranks, rate_key
 
 __all__ = ["Mempool"]
 
@@ -48,6 +51,14 @@ class _Entry:
     def cost(self) -> int:
         return self.tx.amount + self.tx.fee
 
+    @property
+    def txid(self) -> bytes:
+        return self.tx.txid
+
+    @property
+    def fee(self) -> int:
+        return self.tx.fee
+
 
 class Mempool:
     """Transactions by txid, with a nonce-ordered queue per sender (Core: CTxMemPool)."""
@@ -57,9 +68,12 @@ class Mempool:
         self._params = params
         self._max_bytes = max_bytes
         self._expiry = expiry
-        self._entries: dict[bytes, _Entry] = {}
+        self._entries: dict[bytes, _Entry] = {}  # in arrival order (dicts keep insertion order)
         self._by_sender: dict[bytes, dict[int, bytes]] = {}  # sender -> nonce -> txid
         self._confirmed: dict[bytes, int] = {}  # sender -> confirmed nonce last seen
+        self._run_len: dict[bytes, int] = {}  # sender -> executable entries from confirmed
+        self._incoming: dict[bytes, int] = {}  # recipient -> amounts of executable txs to it
+        self._index = RankIndex()
         self._bytes = 0
         self._seq = 0
 
@@ -80,9 +94,9 @@ class Mempool:
         """Serialized bytes of every transaction held."""
         return self._bytes
 
-    def txs(self) -> list[Transaction]:
-        """Every transaction, in arrival order."""
-        return [e.tx for e in sorted(self._entries.values(), key=lambda e: e.seq)]
+    def txs(self, limit: int | None = None) -> list[Transaction]:
+        """Transactions in arrival order, the first `limit` of them (all when None); O(limit)."""
+        return [e.tx for e in itertools.islice(self._entries.values(), limit)]
 
     def pending_for(self, pubkey: bytes) -> tuple[int, int]:
         """(net balance change in units, queued count) for an account.
@@ -93,27 +107,21 @@ class Mempool:
         """
         own = self._run(pubkey)
         net = -sum(e.cost for e in own)
-        for entry in self._entries.values():
-            tx = entry.tx
-            if tx.recipient == pubkey and self._is_executable(tx):
-                net += tx.amount
+        net += self._incoming.get(pubkey, 0)  # a counter: O(1) whatever the pool holds
         return net, len(own)
 
     def fee_stats(self) -> dict[str, int]:
         """`count`, `bytes`, `total_fees` (units) and `min_fee_rate`, `median_fee_rate`,
-        `max_fee_rate` in units per 1,000 bytes (0 when empty; median rounds down)."""
-        rates = sorted(fee_rate_per_kb(e.tx.fee, e.size) for e in self._entries.values())
-        mid = len(rates) // 2
-        median = 0
-        if rates:
-            median = rates[mid] if len(rates) % 2 else (rates[mid - 1] + rates[mid]) // 2
+        `max_fee_rate` in units per 1,000 bytes (0 when empty; median rounds down). Read from
+        counters and the sorted fee-rate index: O(log n), never a sort of the pool."""
+        low, median, high = self._index.rate_stats()
         return {
             "count": len(self._entries),
             "bytes": self._bytes,
-            "total_fees": sum(e.tx.fee for e in self._entries.values()),
-            "min_fee_rate": rates[0] if rates else 0,
+            "total_fees": self._index.total_fees,
+            "min_fee_rate": low,
             "median_fee_rate": median,
-            "max_fee_rate": rates[-1] if rates else 0,
+            "max_fee_rate": high,
         }
 
     # ---- acceptance ------------------------------------------------------------------------
@@ -121,12 +129,15 @@ class Mempool:
     def accept(self, tx: Transaction, view: StateView, now: int) -> list[bytes]:
         """Admit `tx` against the state at the tip, or raise `Rejected`.
 
-        Reasons, in check order: any of `check_transaction` (CONSENSUS); `coinbase`, `tx-size`,
-        `nonstandard-data`, `fee-too-low` (POLICY); `duplicate` (DUPLICATE); `bad-nonce`
-        (CONSENSUS, below the confirmed nonce); `too-many-pending` (POLICY, 64+ ahead);
-        `insufficient-fee` (POLICY, a replacement paying < +10 %); `insufficient-funds`
-        (CONSENSUS when the balance cannot pay this tx alone, POLICY when it cannot pay it
-        after the sender's queued lower nonces); `mempool-full` (POLICY); `bad-signature`.
+        Reasons, in check order: any of `check_transaction` (CONSENSUS, `stateless`);
+        `coinbase`, `tx-size`, `nonstandard-data`, `fee-too-low` (POLICY); `duplicate`
+        (DUPLICATE); `bad-nonce` (CONSENSUS, below the confirmed nonce); `too-many-pending`
+        (POLICY, 64+ ahead); `too-many-future` (POLICY, the sender already holds
+        MAX_FUTURE_PER_SENDER behind a gap); `insufficient-fee` (POLICY, a replacement paying
+        < +10 %); `insufficient-funds` (CONSENSUS when the balance cannot pay this tx alone,
+        POLICY when it cannot pay it after the sender's queued lower nonces); `bad-signature`
+        (CONSENSUS, `stateless`); `mempool-full` (POLICY). Every check before the signature
+        costs O(1) or O(64); the eviction plan after it costs O(log n) per entry evicted.
         Returns the txids it removed to admit `tx`: the replaced one, those evicted for room,
         and the sender's later nonces a fee bump made unaffordable.
         """
@@ -140,18 +151,41 @@ class Mempool:
         replaced = self._at(tx.sender, tx.nonce)
         if replaced is not None:
             check_replacement(replaced.tx, tx)
+        mineable = tx.nonce <= self._next_nonce(tx.sender, account.nonce)
+        if not mineable and replaced is None:
+            check_future_depth(self._future_count(tx.sender, account.nonce))
         self._check_funds(tx, account)
-        size = tx.size
-        evict = self._eviction_plan(tx, size, replaced)
-        # a peer can make us run everything above for free: the signature comes last
+        # everything above is O(1) or bounded by one sender's queue; the signature comes
+        # before the one step whose cost grows with the pool
         check_signature(tx)
+        size = tx.size
+        evict = self._eviction_plan(tx, size, replaced, mineable)
         removed = self._drop_below(tx.sender, account.nonce)
+        victims = {self._entries[txid].tx.sender for txid in evict}
         for txid in ([replaced.tx.txid] if replaced else []) + evict:
             self._remove(txid)
             removed.append(txid)
+        for sender in victims:  # their runs may have shortened
+            self._refresh(sender)
         self._insert(_Entry(tx, size, now, self._next_seq()))
         self._confirmed[tx.sender] = account.nonce
-        return removed + self._trim_unaffordable(tx.sender, account.balance)
+        removed += self._trim_unaffordable(tx.sender, account.balance)
+        self._refresh(tx.sender)
+        return removed
+
+    def _next_nonce(self, sender: bytes, confirmed: int) -> int:
+        """The nonce that would extend `sender`'s executable run from `confirmed`."""
+        if self._confirmed.get(sender) != confirmed:  # the tip moved since: count afresh
+            queue, nonce = self._by_sender.get(sender, {}), confirmed
+            while nonce in queue:
+                nonce += 1
+            return nonce
+        return confirmed + self._run_len.get(sender, 0)
+
+    def _future_count(self, sender: bytes, confirmed: int) -> int:
+        """How many of `sender`'s entries sit behind a gap (beyond its next nonce)."""
+        nxt = self._next_nonce(sender, confirmed)
+        return sum(1 for nonce in self._by_sender.get(sender, ()) if nonce > nxt)
 
     def _check_nonce(self, tx: Transaction, confirmed: int) -> None:
         if tx.nonce < confirmed:
@@ -181,24 +215,28 @@ class Mempool:
                 f" {queued + own}",
             )
 
-    def _eviction_plan(self, tx: Transaction, size: int, replaced: _Entry | None) -> list[bytes]:
-        """Txids to evict so `tx` fits: lowest fee rate first, each with its sender's later
-        nonces. Raises `Rejected(POLICY, 'mempool-full')` when that would evict a fee rate
-        >= the new one's (or there is not enough to evict). Never evicts the new tx's sender."""
+    def _eviction_plan(
+        self, tx: Transaction, size: int, replaced: _Entry | None, mineable: bool
+    ) -> list[bytes]:
+        """Txids to evict so `tx` fits, lowest rank first (future before executable, then fee
+        rate), each with its sender's later nonces. Raises `Rejected(POLICY, 'mempool-full')`
+        when that would evict a rank >= the new one's (or there is not enough to evict).
+        Never evicts the new tx's sender. Walks the sorted index: O(log n) per entry."""
         need = self._bytes - (replaced.size if replaced else 0) + size - self._max_bytes
         if need <= 0:
             return []
-        candidates = sorted(
-            (e for e in self._entries.values() if e.tx.sender != tx.sender),
-            key=lambda e: (Fraction(e.tx.fee, e.size), -e.seq),
-        )
+        new_rank = (int(mineable), rate_key(tx.fee, size))
         plan: dict[bytes, int] = {}
         freed = 0
-        for entry in candidates:
-            if entry.tx.txid in plan:
+        for rank in self._index.lowest():
+            txid = rank[3]
+            if txid in plan:
                 continue
-            if not lower_fee_rate(entry.tx.fee, entry.size, tx.fee, size):
+            if not outranks(new_rank, rank):
                 break
+            entry = self._entries[txid]
+            if entry.tx.sender == tx.sender:
+                continue
             for later in self._later(entry.tx.sender, entry.tx.nonce):
                 if later.tx.txid not in plan:
                     plan[later.tx.txid] = later.size
@@ -206,7 +244,9 @@ class Mempool:
             if freed >= need:
                 return list(plan)
         raise Rejected(
-            Kind.POLICY, "mempool-full", "mempool is full of transactions paying a higher fee rate"
+            Kind.POLICY,
+            "mempool-full",
+            "mempool is full of transactions that rank higher (executable, or a higher fee rate)",
         )
 
     # ---- removal and upkeep ----------------------------------------------------------------
@@ -219,18 +259,24 @@ class Mempool:
             if tx.is_coinbase:
                 continue
             removed += self._drop_below(tx.sender, tx.nonce + 1)
+            self._refresh(tx.sender)
         return removed
 
-    def readd(self, txs: Sequence[Transaction], view: StateView, now: int) -> None:
+    def readd(self, txs: Sequence[Transaction], view: StateView, now: int) -> list[bytes]:
         """Re-admit the transactions of disconnected blocks (in block order); those that no
-        longer fit are dropped silently, as a reorg may have spent their funds."""
+        longer fit are dropped silently, as a reorg may have spent their funds. Returns the
+        txids that re-admission removed from the pool (evicted for room, replaced), for the
+        caller's removal events."""
+        removed: list[bytes] = []
         for tx in txs:
             if tx.is_coinbase or tx.txid in self._entries:
                 continue
             try:
-                self.accept(tx, view, now)
+                removed += self.accept(tx, view, now)
             except Rejected:
                 continue
+        readded = {tx.txid for tx in txs}
+        return [t for t in removed if t not in readded]
 
     def revalidate(self, view: StateView) -> list[bytes]:
         """After a tip change: drop each sender's nonces below the confirmed one and, in nonce
@@ -243,17 +289,22 @@ class Mempool:
             removed += self._trim_unaffordable(sender, account.balance)
             if sender in self._by_sender:
                 self._confirmed[sender] = account.nonce
+            self._refresh(sender)
         return removed
 
     def expire(self, now: int) -> list[bytes]:
         """Remove transactions that waited `expiry` seconds, with their sender's later nonces
         (which could never be mined without them). Returns the removed txids."""
         removed: list[bytes] = []
-        for entry in sorted(self._entries.values(), key=lambda e: e.seq):
-            if entry.tx.txid in self._entries and is_expired(entry.entered, now, self._expiry):
+        old = itertools.takewhile(
+            lambda e: is_expired(e.entered, now, self._expiry), self._entries.values()
+        )
+        for entry in list(old):  # arrival order: stops at the first that has not expired
+            if entry.tx.txid in self._entries:
                 for later in self._later(entry.tx.sender, entry.tx.nonce):
                     self._remove(later.tx.txid)
                     removed.append(later.tx.txid)
+                self._refresh(entry.tx.sender)
         return removed
 
     # ---- template --------------------------------------------------------------------------
@@ -266,7 +317,7 @@ class Mempool:
         then that sender's next nonce competes. A head that does not fit ends its sender.
         """
         runs = {s: self._executable(s, view.get_account(s)) for s in self._by_sender}
-        heap = [(-Fraction(r[0].tx.fee, r[0].size), r[0].seq, s, 0) for s, r in runs.items() if r]
+        heap = [(-rate_key(r[0].tx.fee, r[0].size), r[0].seq, s, 0) for s, r in runs.items() if r]
         heapq.heapify(heap)
         chosen: list[Transaction] = []
         room = max_bytes
@@ -279,7 +330,7 @@ class Mempool:
             room -= entry.size
             if i + 1 < len(runs[sender]):
                 nxt = runs[sender][i + 1]
-                heapq.heappush(heap, (-Fraction(nxt.tx.fee, nxt.size), nxt.seq, sender, i + 1))
+                heapq.heappush(heap, (-rate_key(nxt.tx.fee, nxt.size), nxt.seq, sender, i + 1))
         return chosen
 
     # ---- internals -------------------------------------------------------------------------
@@ -311,9 +362,6 @@ class Mempool:
             nonce += 1
         return run
 
-    def _is_executable(self, tx: Transaction) -> bool:
-        return self._confirmed.get(tx.sender, 0) + len(self._run(tx.sender)) > tx.nonce
-
     def _executable(self, sender: bytes, account: AccountState) -> list[_Entry]:
         """Contiguous entries from `account.nonce` that the balance pays, in nonce order."""
         queue = self._by_sender.get(sender, {})
@@ -329,21 +377,54 @@ class Mempool:
         return run
 
     def _insert(self, entry: _Entry) -> None:
+        """Add `entry` as a future one; `_refresh(sender)` then sets its class."""
         tx = entry.tx
         self._entries[tx.txid] = entry
         self._by_sender.setdefault(tx.sender, {})[tx.nonce] = tx.txid
+        self._index.add(entry)
         self._bytes += entry.size
 
     def _remove(self, txid: bytes) -> None:
         entry = self._entries.pop(txid, None)
         if entry is None:
             return
+        tx = entry.tx
         self._bytes -= entry.size
-        queue = self._by_sender[entry.tx.sender]
-        del queue[entry.tx.nonce]
+        if self._index.is_mineable(txid):
+            self._count_incoming(tx, -1)
+        self._index.discard(entry)
+        queue = self._by_sender[tx.sender]
+        del queue[tx.nonce]
         if not queue:
-            del self._by_sender[entry.tx.sender]
-            self._confirmed.pop(entry.tx.sender, None)
+            del self._by_sender[tx.sender]
+            self._confirmed.pop(tx.sender, None)
+            self._run_len.pop(tx.sender, None)
+
+    def _refresh(self, sender: bytes) -> None:
+        """Recompute `sender`'s executable run and move its entries between the future and
+        the executable class. O(64 log n): the queue holds at most 64 nonces."""
+        queue = self._by_sender.get(sender)
+        if not queue:
+            self._run_len.pop(sender, None)
+            return
+        confirmed = self._confirmed.get(sender, 0)
+        nonce = confirmed
+        while nonce in queue:
+            nonce += 1
+        self._run_len[sender] = nonce - confirmed
+        for n, txid in queue.items():
+            mineable = confirmed <= n < nonce
+            entry = self._entries[txid]
+            if self._index.set_mineable(entry, mineable):
+                self._count_incoming(entry.tx, 1 if mineable else -1)
+
+    def _count_incoming(self, tx: Transaction, sign: int) -> None:
+        """Add (sign 1) or take (-1) `tx.amount` to its recipient's executable incoming sum."""
+        total = self._incoming.get(tx.recipient, 0) + sign * tx.amount
+        if total:
+            self._incoming[tx.recipient] = total
+        else:
+            self._incoming.pop(tx.recipient, None)
 
     def _drop_below(self, sender: bytes, nonce: int) -> list[bytes]:
         """Remove the sender's entries with a nonce < `nonce`; return their txids."""

@@ -13,6 +13,8 @@ import asyncio
 import inspect
 import logging
 import multiprocessing
+import os
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -26,7 +28,7 @@ from ..core.hashing import hash_to_hex, merkle_root
 from ..core.params import ChainParams
 from ..core.transaction import Transaction
 from .events import Event, TipChanged, TxAccepted
-from .powsearch import NONCE_SPACE, search_nonce
+from .powsearch import NONCE_SPACE, backend, search_nonce
 
 if TYPE_CHECKING:
     from .node import Node
@@ -39,6 +41,8 @@ __all__ = [
     "Miner",
     "BLOCK_VERSION",
     "COINBASE_MESSAGE",
+    "HASHRATE_ENV",
+    "hashrate_factor",
 ]
 
 log = logging.getLogger(__name__)
@@ -53,7 +57,30 @@ TEMPLATE_MAX_AGE = 30
 """Seconds after which a template is rebuilt anyway, to refresh time and transactions."""
 MAX_AHEAD = 600
 """On trivial targets (regtest) blocks come so fast that MTP + 1 runs ahead of the clock; the
-miner pauses while its template would be this many seconds in the future (limit: 7,200)."""
+miner pauses while its template would be more than this many seconds in the future, or half the
+network's future-time limit when that is less (devnet: 30 s of its 60 s)."""
+
+
+HASHRATE_ENV = "POWCHAIN_TEST_HASHRATE"
+"""Tests only: emulate a machine this many times as fast as this one (docs/architecture.md).
+Below 1 the miner sleeps between rounds (a nonce-rate limit); above 1 `config` gives devnet a
+genesis that many times easier (the DAA sees the same ratio of hash rate to work)."""
+CALIBRATION = 1 << 21
+"""Nonces each process searches at start to measure the rate it logs (~0.2 s, C kernel)."""
+
+
+def hashrate_factor() -> float:
+    """The factor in $POWCHAIN_TEST_HASHRATE (1.0 when unset); ValueError unless in (0, 64]."""
+    text = os.environ.get(HASHRATE_ENV, "")
+    if not text:
+        return 1.0
+    try:
+        factor = float(text)
+    except ValueError:
+        factor = 0.0
+    if not 0 < factor <= 64:
+        raise ValueError(f"{HASHRATE_ENV}={text!r}: a factor in (0, 64]")
+    return factor
 
 
 def coinbase_data(extra_nonce: int) -> bytes:
@@ -132,6 +159,43 @@ class Miner:
         self.hashes = 0
         """Nonces tried so far (for metrics)."""
         self.blocks_found = 0
+        self.search_seconds = 0.0
+        """Wall seconds spent waiting on rounds of nonce search (throttle pauses included)."""
+        self._throttle = min(hashrate_factor(), 1.0)
+
+    @property
+    def hashrate(self) -> float | None:
+        """Nonces per second this miner achieves (all processes); None before any search."""
+        return self.hashes / self.search_seconds if self.search_seconds > 0 else None
+
+    def _account(self, hashes: int, busy: float, paused: float) -> None:
+        self.hashes += hashes
+        self.search_seconds += busy + paused
+
+    async def _log_rate(self) -> None:
+        """Measure and log the nonce rate once: every process searches CALIBRATION nonces that
+        cannot meet the target (a fraction of a second; not counted in `hashes`)."""
+        assert self._pool is not None  # set by start(); internal invariant, not input
+        loop = asyncio.get_running_loop()
+        nonces = CALIBRATION if backend() != "python" else CALIBRATION // 32
+        for count in (1, nonces):  # the first pass only starts the worker processes
+            began = time.monotonic()
+            await asyncio.gather(
+                *(
+                    loop.run_in_executor(self._pool, search_nonce, bytes(76), 0, count, 0)
+                    for _ in range(self._processes)
+                )
+            )
+        per_process = nonces / max(time.monotonic() - began, 1e-9) / 1e6
+        limit = f", limited to {self._throttle:g}x ({HASHRATE_ENV})" if self._throttle < 1 else ""
+        log.info(
+            "nonce search %s, %.2f M nonces/s per process (%d process%s)%s",
+            backend(),
+            per_process,
+            self._processes,
+            "" if self._processes == 1 else "es",
+            limit,
+        )
 
     @property
     def running(self) -> bool:
@@ -166,10 +230,12 @@ class Miner:
             self._generation += 1
 
     async def _run(self) -> None:
+        await self._log_rate()
         while True:
             block = build_template(self._node, self._recipient, self._extra_nonce)
             self._extra_nonce += 1
-            if block.header.time - self._node.now() > MAX_AHEAD:
+            ahead = min(MAX_AHEAD, self._node.params.max_future_block_time // 2)
+            if block.header.time - self._node.now() > ahead:
                 await asyncio.sleep(1)  # let the clock catch up with the chain's time
                 continue
             solved = await self._search(block)
@@ -190,11 +256,17 @@ class Miner:
                 loop.run_in_executor(self._pool, search_nonce, header76, lo, hi, target)
                 for lo, hi in ranges
             ]
+            began = time.monotonic()
             results = await asyncio.gather(*jobs)
-            self.hashes += sum(
+            busy = time.monotonic() - began
+            paused = busy * (1 / self._throttle - 1)
+            if paused > 0:
+                await asyncio.sleep(paused)  # the test-only nonce-rate limit
+            tried = sum(
                 hi - lo if n is None else n - lo + 1
                 for (lo, hi), n in zip(ranges, results, strict=True)
             )  # a worker that finds a nonce stops there
+            self._account(tried, busy, paused)
             found = [n for n in results if n is not None]
             if found:
                 return replace(block, header=block.header.with_nonce(found[0]))

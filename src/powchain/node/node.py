@@ -329,6 +329,16 @@ class Node:
         easiest = bits_to_target(self.params.pow_limit_bits)
         return easiest / bits_to_target(self.tip.bits)
 
+    def network_hashrate(self) -> float | None:
+        """Estimated network hashes per second over the last 120 blocks (`node.hashrate`)."""
+        from .hashrate import network_hashrate
+
+        return network_hashrate(self.tip)
+
+    def miner_hashrate(self) -> float | None:
+        """Nonces per second this node's miner achieves; None when not mining (yet)."""
+        return self.miner.hashrate if self.miner is not None else None
+
     def is_synced(self) -> bool:
         """True when no known header chain has more work than the active tip."""
         return self.best_header.chainwork <= self.tip.chainwork

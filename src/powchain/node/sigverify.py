@@ -96,20 +96,32 @@ class SignatureVerifier:
 
     def start(self, txs: Sequence[Transaction]) -> PendingSignatures | None:
         """Submit the signatures of `txs` (no coinbase) to the workers; None when the batch is
-        too small, and the caller verifies inline."""
+        too small or no worker pool can be started, and the caller verifies inline. A pool
+        broken by a dead worker is replaced (BrokenProcessPool never reaches the caller; a
+        chunk whose worker died is verified in `check()`)."""
         if len(txs) < self.min_batch or any(
             len(tx.sender) != 32 or len(tx.signature) != 64 for tx in txs
         ):
             return None  # malformed lengths never pass check_block; inline keeps records aligned
-        pool = self._ensure_pool()
         chunks = max(CHUNKS, self.processes * 2)
         size = -(-len(txs) // chunks)
-        jobs = []
-        for offset in range(0, len(txs), size):
-            part = txs[offset : offset + size]
-            packed = b"".join(tx.sender + tx.sighash() + tx.signature for tx in part)
-            jobs.append((offset, pool.submit(verify_packed, packed)))
-        return PendingSignatures(jobs, txs)
+        parts = [
+            (
+                offset,
+                b"".join(tx.sender + tx.sighash() + tx.signature for tx in txs[offset:][:size]),
+            )
+            for offset in range(0, len(txs), size)
+        ]
+        for _attempt in range(2):  # a dead worker breaks the pool: start a new one, once
+            pool = self._ensure_pool()
+            try:
+                jobs = [(offset, pool.submit(verify_packed, packed)) for offset, packed in parts]
+            except BrokenProcessPool:
+                log.warning("a signature worker died; restarting the pool")
+                self._discard_pool()
+                continue
+            return PendingSignatures(jobs, txs)
+        return None  # no pool will start: the caller verifies inline
 
     def warm_up(self) -> None:
         """Start the workers now (benchmarks; otherwise the first large block does)."""
@@ -123,6 +135,11 @@ class SignatureVerifier:
             self._pool = ProcessPoolExecutor(max_workers=self.processes, mp_context=ctx)
             log.info("signature verification: %d worker processes", self.processes)
         return self._pool
+
+    def _discard_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         pool, self._pool = self._pool, None

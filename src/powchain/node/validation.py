@@ -3,7 +3,8 @@ ProcessNewBlockHeaders, AcceptToMemoryPool).
 
 The API, the miner and the peer manager all come through here. Block order of checks, cheapest
 first because a peer can make us run them for free: duplicate, context-free `check_block`
-(size, PoW, structure, merkle root: a failing block is not stored), header context (parent,
+(size, PoW, structure, no 64-byte tx, merkle root) and the coinbase's chain id and height (a
+failing body is not stored and its hash not marked invalid), header context (parent,
 bits, median time past, future time), then the body is stored and most-work selection runs;
 full state validation (nonces, balances, signatures) happens when the block connects.
 After the tip moves the mempool is updated and events are published; validation never calls
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from ..consensus.block_check import check_block
 from ..consensus.errors import Kind, Rejected
+from ..consensus.tx_check import check_coinbase_shape
 from ..core.block import Block, BlockHeader
 from ..core.transaction import Transaction
 from ..storage.indexes import lookup_tx
@@ -51,9 +53,13 @@ def accept_block(
     """Check, store and select; returns (entry, newly indexed header, what activation did).
 
     Raises before storing: DUPLICATE 'duplicate' (body already stored), CONSENSUS
-    'duplicate-invalid' (known invalid), CONSENSUS reasons of
-    `check_block` and of the header context, MISSING_PARENT 'prev-blk-not-found', TIME_FUTURE
-    'time-too-new'. A block that fails to connect is reported in `Activation.invalid`
+    'duplicate-invalid' (known invalid), CONSENSUS reasons of `check_block`, of
+    `check_coinbase_shape` (chain id, height = nonce, data length) and of the header context,
+    MISSING_PARENT 'prev-blk-not-found', TIME_FUTURE 'time-too-new'. Those checks tell a body
+    from what its header commits to, so a body that fails them is not stored and never marks
+    the hash invalid (it may be a mutated copy of a valid block: Core's BLOCK_MUTATED); only a
+    body that fails to connect does. A block that fails to connect is reported in
+    `Activation.invalid`
     (use `raise_if_invalid`) so the caller can publish what did happen first.
     """
     known = chainstate.get(block.hash)
@@ -63,6 +69,9 @@ def accept_block(
         raise Rejected(Kind.DUPLICATE, "duplicate", "block already known")
     raw = block.serialize()
     check_block(block, chainstate.params, size=len(raw))
+    parent = chainstate.get(block.header.prev_block)
+    if parent is not None:  # else accept_header answers MISSING_PARENT
+        check_coinbase_shape(block.txs[0], parent.height + 1, chainstate.params)
     entry, new_header = chainstate.accept_header(block.header, now, pow_checked=True)
     chainstate.store_block(entry, raw, block)
     return entry, new_header, chainstate.activate_best_chain()
@@ -79,12 +88,16 @@ def raise_if_invalid(entry: IndexEntry, activation: Activation) -> None:
 def accept_headers(
     chainstate: ChainState, headers: Sequence[BlockHeader], now: int
 ) -> list[IndexEntry]:
-    """Index each header in order; returns the newly added entries. Raises `Rejected` on the
-    first bad one (those before it stay indexed)."""
+    """Index the headers in order; returns the newly added entries. Raises `Rejected` of the
+    first bad one, and then none of them is indexed."""
     added, error = index_headers(chainstate, headers, now)
     if error is not None:
         raise error
     return added
+
+
+class _Abort(Exception):
+    """Rolls back the SQLite transaction of a headers message with a bad header."""
 
 
 def index_headers(
@@ -92,18 +105,26 @@ def index_headers(
 ) -> tuple[list[IndexEntry], Rejected | None]:
     """Index headers in order in ONE SQLite transaction (one fsync for up to 2,000 headers).
 
-    Returns (newly added entries, the rejection of the first bad header or None); the headers
-    before a bad one stay indexed, so memory and disk agree.
+    Returns (newly added entries, None), or ([], the rejection of the first bad header): a
+    message with a bad header indexes nothing, in memory or on disk (issue 11: a peer cannot
+    make us index 1,999 headers for the price of one bad one).
     """
     added: list[IndexEntry] = []
-    with chainstate.db.transaction():
-        for header in headers:
-            try:
-                entry, new = chainstate.accept_header(header, now)
-            except Rejected as exc:
-                return added, exc
-            if new:
-                added.append(entry)
+    best_before = chainstate.best_header
+    error: Rejected | None = None
+    try:
+        with chainstate.db.transaction():
+            for header in headers:
+                try:
+                    entry, new = chainstate.accept_header(header, now)
+                except Rejected as exc:
+                    error = exc
+                    raise _Abort from exc
+                if new:
+                    added.append(entry)
+    except _Abort:
+        chainstate.unlink_headers(added, best_before)
+        return [], error
     return added, None
 
 
@@ -124,7 +145,7 @@ def process_block(node: Node, block: Block) -> bool:
 def process_headers(node: Node, headers: Sequence[BlockHeader]) -> int:
     """Node path for headers-first sync; returns how many were new; raises `Rejected`.
 
-    Headers before a bad one stay indexed, and their events are published before the raise.
+    A message with a bad header indexes none of them (and publishes nothing).
     """
     added, error = index_headers(node.chainstate, headers, node.now())
     for entry in added:
@@ -144,7 +165,7 @@ def apply_activation(node: Node, activation: Activation) -> None:
     disconnected = activation.disconnected
     if disconnected:
         readd = [tx for block, _ in reversed(disconnected) for tx in block.txs[1:]]
-        mempool.readd(readd, view, node.now())
+        removed += [(t, "evicted") for t in mempool.readd(readd, view, node.now())]
     for block, _ in activation.connected:
         mined = set(block.txids)
         removed += [

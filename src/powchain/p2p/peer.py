@@ -3,7 +3,7 @@
 A `Peer` decodes every binary frame with `messages.decode`, turns protocol faults into
 `Misbehaving(reason)` (the manager bans) and unwelcome but honest peers into `Refused(reason)`
 (the manager disconnects without a ban). It knows nothing about the chain: what a message
-means is `peerman`'s business.
+means is the manager's components' business (p2p/peerman.py).
 """
 
 from __future__ import annotations
@@ -18,8 +18,17 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
-from .addrman import ban_key
-from .messages import MAX_MESSAGE_SIZE, AnyMessage, ParseError, Verack, Version, decode, encode
+from .addrman import ban_key, inbound_ban_key
+from .messages import (
+    MAX_MESSAGE_SIZE,
+    AnyMessage,
+    Command,
+    ParseError,
+    Verack,
+    Version,
+    decode,
+    encode,
+)
 
 __all__ = [
     "Peer",
@@ -29,13 +38,34 @@ __all__ = [
     "WS_MAX_SIZE",
     "CLOSE_TOO_BIG",
     "KnownSet",
+    "WS_MAX_QUEUE",
 ]
 
 WS_MAX_SIZE = MAX_MESSAGE_SIZE + 1024
 """websockets' frame limit: larger frames close the connection with 1009 before we read them."""
+WS_MAX_QUEUE = 2
+"""Frames websockets buffers for us beyond the one being handled before it stops reading the
+socket (its default, 16, let one busy peer park 64 MiB of frames in our memory; 1 would stall
+the close handshake behind a single unread frame)."""
+KNOWN_TXS = 20_000
+"""txids remembered per peer as known to it (~3.5 MB at most, hashes included)."""
+KNOWN_BLOCKS = 4_096
+"""Block hashes remembered per peer as known to it (~0.7 MB at most)."""
 CLOSE_TOO_BIG = 1009
-MAX_SEND_QUEUE = 5_000
-"""Messages queued for a peer that does not read; beyond this it is disconnected."""
+MAX_SEND_BYTES = MAX_MESSAGE_SIZE + 1024 * 1024
+"""Bytes queued for one peer (each frame charged its length + FRAME_OVERHEAD) beyond which it
+is disconnected (`send-queue-full`): room for one largest message plus the small ones around
+it. Large answers (`getdata`, `mempool`) wait for `drained` before queueing more, so only a
+peer that does not read reaches it."""
+FRAME_OVERHEAD = 64
+"""Bytes charged per queued frame for the Python objects holding it (a flood of tiny frames is
+bounded in bytes too)."""
+SEND_LOW_WATER = 256 * 1024
+"""`drained()` is true when at most this many bytes are queued."""
+CLOSE_TIMEOUT = 5.0
+"""Seconds the close handshake may take before the TCP connection is aborted."""
+SEND_TIMEOUT = 60.0
+"""Seconds a peer may take to read what we queued before `wait_drained` disconnects it."""
 
 
 class Misbehaving(Exception):
@@ -91,14 +121,27 @@ class Peer:
         self.ping_nonce: int | None = None
         self.ping_sent = 0.0
         self.ping_ms: float | None = None
-        self.known_txs = KnownSet()
-        self.known_blocks = KnownSet()
+        self.known_txs = KnownSet(KNOWN_TXS)
+        self.known_blocks = KnownSet(KNOWN_BLOCKS)
         self.blocks_received = 0
         self.txs_received = 0
+        self.connected_at = time.monotonic()
+        self.min_ping_ms: float | None = None
+        self.last_block_at = 0.0  # monotonic time of the last new block it sent us (0: none)
+        self.last_tx_at = 0.0  # same for a transaction our mempool accepted
         self.last_decode: tuple[int, float] = (0, 0.0)
         """(bytes, seconds) of the last frame `recv` decoded: a block's parse cost."""
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self.queued_bytes = 0
+        """Bytes waiting in our send queue (frames + FRAME_OVERHEAD each), <= MAX_SEND_BYTES."""
+        self._drained = asyncio.Event()
+        self._drained.set()
         self._closed = False
+        self.frame_limits: dict[int, int] = {}
+        """command byte -> largest frame the network allows (set by the manager from its
+        params: a block frame over max_block_size is refused before it is parsed)."""
+        self.drop_reason: str | None = None
+        """Why we dropped the peer for not reading (`send-queue-full`, `send-timeout`)."""
         self._close_task: asyncio.Task[None] | None = None
 
     # -- identity -------------------------------------------------------------------
@@ -116,8 +159,12 @@ class Peer:
 
     @property
     def ban_key(self) -> str:
-        """See `addrman.ban_key`: the host, or host:listen-port on loopback."""
-        return ban_key(self.host, self.listen_port or self.port)
+        """What a ban of this peer names (p2p/addrman.py): the host; on loopback the address
+        we dialed, or for an inbound peer its claimed listen port with its version nonce."""
+        if self.direction == "outbound":
+            return ban_key(self.host, self.port)
+        nonce = self.version.nonce if self.version else None
+        return inbound_ban_key(self.host, self.port, self.listen_port, nonce)
 
     @property
     def user_agent(self) -> str:
@@ -136,6 +183,9 @@ class Peer:
         self.last_recv = time.monotonic()
         if isinstance(frame, str):
             raise Misbehaving("text-frame")
+        limit = self.frame_limits.get(frame[0]) if frame else None
+        if limit is not None and len(frame) > limit:  # cheap before the parse it would cost
+            raise Misbehaving(f"oversized-{Command(frame[0]).name.lower()}: {len(frame)} bytes")
         started = time.perf_counter()
         try:
             message = decode(frame)
@@ -179,13 +229,41 @@ class Peer:
         `messages.encode_block_raw`) for the writer task, as `push` does."""
         if self._closed:
             return
-        if self._queue.qsize() >= MAX_SEND_QUEUE:
+        cost = len(frame) + FRAME_OVERHEAD
+        if self.queued_bytes + cost > MAX_SEND_BYTES:
             # it does not read what it asked for: drop it (the reader then sees the close)
+            self.drop_reason = "send-queue-full"
             self._close_task = asyncio.get_running_loop().create_task(
                 self.aclose(1008, "send-queue-full")
             )
             return
+        self.queued_bytes += cost
+        if self.queued_bytes > SEND_LOW_WATER:
+            self._drained.clear()
         self._queue.put_nowait(frame)
+
+    def drained(self) -> bool:
+        """True when at most SEND_LOW_WATER bytes wait in the send queue."""
+        return self.queued_bytes <= SEND_LOW_WATER
+
+    async def wait_drained(self, timeout: float = SEND_TIMEOUT) -> bool:
+        """Wait until `drained()`; False (and the connection closes, `send-timeout`) when the
+        peer read nothing for `timeout` s, or when it is closing. A handler serving a large
+        answer awaits this before queueing each piece, so the peer's own reads pace it and
+        no other message of that peer is handled meanwhile (Core: vRecvGetData, fPauseSend)."""
+        while not self._drained.is_set():
+            if self._closed:
+                return False
+            before = self.queued_bytes
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._drained.wait()
+            except TimeoutError:
+                if self.queued_bytes >= before:  # no progress at all in `timeout` s
+                    self.drop_reason = "send-timeout"
+                    await self.aclose(1008, "send-timeout")
+                    return False
+        return not self._closed
 
     async def writer(self) -> None:
         """Send queued frames until closed."""
@@ -197,6 +275,10 @@ class Peer:
                 await self.ws.send(frame)
             except ConnectionClosed:
                 return
+            finally:
+                self.queued_bytes -= len(frame) + FRAME_OVERHEAD
+                if self.queued_bytes <= SEND_LOW_WATER:
+                    self._drained.set()
 
     @property
     def closing(self) -> bool:
@@ -208,16 +290,27 @@ class Peer:
         if not self._closed:
             self._closed = True
             self._queue.put_nowait(None)
+            self._drained.set()  # wake a handler waiting to serve more
 
     async def aclose(self, code: int = 1000, reason: str = "") -> None:
-        """Close the connection with a close code and reason (idempotent, never raises)."""
+        """Close the connection with a close code and reason (idempotent, never raises).
+
+        Within CLOSE_TIMEOUT s: websockets' close handshake waits for the socket to drain,
+        which a peer that reads nothing never lets happen, so then the TCP connection is
+        aborted (before, such a peer could not be disconnected at all)."""
         self.close()
         if self.ws.state is State.CLOSED:
             return
         # AttributeError: websockets may abort a transport asyncio already released when the
         # peer closed at the same instant
         with contextlib.suppress(ConnectionClosed, OSError, AttributeError):
-            await self.ws.close(code, reason[:120])
+            try:
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await self.ws.close(code, reason[:120])
+            except TimeoutError:
+                transport = getattr(self.ws, "transport", None)
+                if transport is not None:
+                    transport.abort()
 
     def info(self) -> dict[str, object]:
         """The `peer_info()` row of this peer."""

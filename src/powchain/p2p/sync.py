@@ -1,6 +1,6 @@
 """Headers-first download bookkeeping (SPEC §6): which block bodies are in flight from whom.
 
-No I/O: `peerman` asks `BlockDownload.assign` which of the node's missing blocks to request
+No I/O: `blockfetch` asks `BlockDownload.assign` which of the node's missing blocks to request
 from a peer (at most MAX_IN_FLIGHT_PER_PEER, none already requested elsewhere), reports
 arrivals, and calls `expire` on a timer so a stalling peer's requests go back to the pool and
 are fetched from another peer. Times are `time.monotonic()` seconds passed in.
@@ -63,6 +63,11 @@ class BlockDownload:
         for block_hash in chosen:
             self._in_flight[block_hash] = (peer, now)
         return chosen
+
+    def requested_from(self, block_hash: bytes) -> Hashable | None:
+        """The peer `block_hash` is in flight from, or None."""
+        entry = self._in_flight.get(block_hash)
+        return None if entry is None else entry[0]
 
     def received(self, block_hash: bytes) -> Hashable | None:
         """Mark a block as arrived; returns the peer it was requested from, if any."""

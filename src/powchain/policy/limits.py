@@ -11,8 +11,10 @@ __all__ = [
     "DEFAULT_MEMPOOL_MAX_BYTES",
     "DEFAULT_MEMPOOL_EXPIRY",
     "MAX_PENDING_PER_SENDER",
+    "MAX_FUTURE_PER_SENDER",
     "MAX_STANDARD_TX_SIZE",
     "check_queue_depth",
+    "check_future_depth",
     "is_expired",
 ]
 
@@ -24,6 +26,11 @@ DEFAULT_MEMPOOL_EXPIRY = 14 * 24 * 3600
 
 MAX_PENDING_PER_SENDER = 64
 """A sender's queue holds nonces confirmed .. confirmed + 63 (gaps allowed, not mined)."""
+
+MAX_FUTURE_PER_SENDER = 8
+"""Transactions a sender may hold behind a nonce gap (beyond its next nonce): they cannot be
+mined until the gap fills, so their fees are not yet payable (geth: the per-account queue).
+Room for a wallet that broadcasts a few payments out of order, not for pinning the pool."""
 
 MAX_STANDARD_TX_SIZE = 10_000
 """Largest transaction relayed; consensus allows ~4.3 kB of data per tx, so this is slack."""
@@ -44,3 +51,15 @@ def check_queue_depth(nonce: int, confirmed_nonce: int) -> None:
 def is_expired(entered: int, now: int, expiry: int) -> bool:
     """True when a transaction that entered the mempool at `entered` (s) has waited `expiry` s."""
     return now - entered >= expiry
+
+
+def check_future_depth(future_held: int) -> None:
+    """Raises `Rejected(POLICY, 'too-many-future')` when a sender holding `future_held`
+    transactions behind a nonce gap adds one more beyond MAX_FUTURE_PER_SENDER."""
+    if future_held >= MAX_FUTURE_PER_SENDER:
+        raise Rejected(
+            Kind.POLICY,
+            "too-many-future",
+            f"the sender already has {future_held} transactions behind a nonce gap"
+            f" (at most {MAX_FUTURE_PER_SENDER}); send the missing nonce first",
+        )

@@ -114,7 +114,7 @@ def _parse_cursor(cursor: str) -> tuple[int, int, str]:
     if len(parts) != 3 or parts[2] not in (IN, OUT):
         raise ValueError("malformed cursor")
     height, pos = int(parts[0]), int(parts[1])
-    if height < 0 or pos < 0:
+    if not (0 <= height < 2**63 and 0 <= pos < 2**63):  # SQLite INTEGER, else OverflowError
         raise ValueError("malformed cursor")
     return height, pos, parts[2]
 

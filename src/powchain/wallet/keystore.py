@@ -35,7 +35,13 @@ __all__ = [
 
 KEYSTORE_VERSION = 1
 PASSPHRASE_ENV = "POWCHAIN_WALLET_PASSPHRASE"
-DEFAULT_SCRYPT_N = 2**15  # 32 MiB with r=8: slow enough for a guesser, fast for a person
+DEFAULT_SCRYPT_N = 2**17
+"""scrypt cost of new keystores: OWASP's minimum for r=8, p=1 (128 MiB, ~0.3 s per unlock)."""
+MIN_SCRYPT_N = 2**15
+"""Weakest cost a keystore file may name: the default of earlier versions, so their wallets
+still open (and are re-encrypted at DEFAULT_SCRYPT_N when next saved); below it is refused."""
+MAX_SCRYPT_N = 2**20
+"""Strongest cost a file may name (1 GiB with r=8): a file cannot make us allocate more."""
 _SCRYPT_R = 8
 _SCRYPT_P = 1
 
@@ -113,6 +119,7 @@ class Keystore:
         plain = json.dumps(
             {"keys": [{"name": k.name, "secret": k.secret.hex()} for k in self.keys]}
         )
+        self.scrypt_n = max(self.scrypt_n, DEFAULT_SCRYPT_N)  # old files upgrade
         key = _derive(passphrase, salt, self.scrypt_n)
         aad = _aad(KEYSTORE_VERSION, self.scrypt_n, salt)
         ciphertext = AESGCM(key).encrypt(nonce, plain.encode(), aad)
@@ -140,8 +147,11 @@ class Keystore:
             ciphertext = bytes.fromhex(str(doc["ciphertext"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise KeystoreError(f"malformed keystore file: {exc}") from exc
-        if n < 2 or n > 2**20 or n & (n - 1):
-            raise KeystoreError("keystore scrypt parameter out of range")
+        if n < MIN_SCRYPT_N or n > MAX_SCRYPT_N or n & (n - 1):
+            raise KeystoreError(
+                f"keystore scrypt N = {n} is outside {MIN_SCRYPT_N}..{MAX_SCRYPT_N}"
+                " (a power of two): not a wallet this version writes"
+            )
         try:
             plain = AESGCM(_derive(passphrase, salt, n)).decrypt(
                 nonce, ciphertext, _aad(KEYSTORE_VERSION, n, salt)

@@ -19,6 +19,7 @@ from ...consensus.errors import Rejected
 from ...core.hashing import hash_to_hex, hex_to_hash
 from ...core.keys import AddressError, decode_address
 from ...core.units import parse_coins
+from ..bounds import before_query, cursor_query, parse_cursor
 from ..nodewallet import NodeWallet, WalletDisabled
 from ..routes import connected_peers, mempool_stats
 from ..schemas import address_or_none
@@ -51,16 +52,28 @@ PAGE = 20
 CHAIN_DEPTH = 16
 MAX_HEIGHT_DIGITS = 10
 MAX_FORM_BYTES = 16_384
+MAX_FORM_FIELDS = 20
 
 
 def _node(request: Request) -> Any:
     return request.app.state.node
 
 
+PAGE_HEADERS = {
+    "X-Frame-Options": "DENY",  # no other site frames the wallet's forms (clickjacking)
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",  # txids and addresses in URLs stay on this node
+}
+"""Headers of every page: the forms move coins, so no other origin may frame them."""
+
+
 def _render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     node = _node(request)
     context.update(network=node.params.name, tip_height=node.tip.height)
-    return templates().TemplateResponse(request, name, context, status_code=status)
+    response = templates().TemplateResponse(request, name, context, status_code=status)
+    response.headers.update(PAGE_HEADERS)
+    return response
 
 
 def _not_found(request: Request, what: str) -> HTMLResponse:
@@ -79,14 +92,14 @@ async def dashboard(request: Request) -> HTMLResponse:
     node = _node(request)
     intervals, difficulty = present.chart_data(node)
     stats = mempool_stats(node)
-    pending = [present.tx_view(t, node.params) for t in list(node.mempool.txs())[:8]]
+    pending = [present.tx_view(t, node.params) for t in node.mempool.txs(8)]
     return _render(
         request,
         "dashboard.html",
         tip=node.tip,
         tip_hash=hash_to_hex(node.tip.hash),
         difficulty=node.difficulty(),
-        hash_rate=present.hash_rate(node),
+        hash_rate=node.network_hashrate(),
         mempool=stats,
         peers=connected_peers(node),
         synced=node.is_synced(),
@@ -109,7 +122,9 @@ async def chain(request: Request) -> HTMLResponse:
 
 
 @router.get("/blocks", response_class=HTMLResponse)
-async def blocks(request: Request, before: int | None = Query(None, ge=1)) -> HTMLResponse:
+async def blocks(
+    request: Request, before: int | None = before_query("newest height + 1", 1)
+) -> HTMLResponse:
     node = _node(request)
     top = node.tip.height if before is None else min(before - 1, node.tip.height)
     rows = present.block_rows(node, top, PAGE)
@@ -198,14 +213,17 @@ async def verify(request: Request) -> HTMLResponse:
 
 @router.get("/address/{address}", response_class=HTMLResponse)
 async def address(
-    request: Request, address: str, cursor: str | None = Query(None, max_length=100)
+    request: Request, address: str, cursor: str | None = cursor_query()
 ) -> HTMLResponse:
     node = _node(request)
     try:
         pub = decode_address(address, node.params.hrp)
-        items, next_cursor = node.address_history(pub, cursor or None, PAGE)
-    except (AddressError, ValueError):
+    except AddressError:
         return _not_found(request, f"address {address}")
+    try:
+        items, next_cursor = node.address_history(pub, parse_cursor(cursor), PAGE)
+    except ValueError:  # BadParameter, or a cursor storage cannot place
+        return _render(request, "notfound.html", 400, what=f"page {cursor!r} of {address}")
     rows = []
     for item in items:
         found = node.get_transaction(item.txid)
@@ -226,8 +244,8 @@ async def address(
 @router.get("/mempool", response_class=HTMLResponse)
 async def mempool(request: Request) -> HTMLResponse:
     node = _node(request)
-    txs = [present.tx_view(t, node.params) for t in node.mempool.txs()]
-    return _render(request, "mempool.html", stats=mempool_stats(node), txs=txs[:200])
+    txs = [present.tx_view(t, node.params) for t in node.mempool.txs(200)]
+    return _render(request, "mempool.html", stats=mempool_stats(node), txs=txs)
 
 
 @router.get("/peers", response_class=HTMLResponse)
@@ -253,7 +271,9 @@ def _wallet(request: Request) -> NodeWallet:
 
 
 @router.get("/posts", response_class=HTMLResponse)
-async def wall(request: Request, before: int | None = Query(None, ge=1)) -> HTMLResponse:
+async def wall(
+    request: Request, before: int | None = before_query("only posts below this height", 1)
+) -> HTMLResponse:
     return _render_wall(request, before)
 
 
@@ -292,11 +312,15 @@ def _render_wall(request: Request, before: int | None = None, **form: Any) -> HT
 
 
 async def _form(request: Request) -> dict[str, str]:
-    """An urlencoded form body (bounded) as a dict of first values."""
+    """An urlencoded form body (at most MAX_FORM_BYTES and MAX_FORM_FIELDS) as a dict of first
+    values; {} for one over either bound (the form then fails its own checks)."""
     body = await request.body()
     if len(body) > MAX_FORM_BYTES:
         return {}
-    parsed = parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=20)
+    try:
+        parsed = parse_qs(body.decode("utf-8", errors="replace"), max_num_fields=MAX_FORM_FIELDS)
+    except ValueError:  # more fields than any form has (was a 500)
+        return {}
     return {k: v[0] for k, v in parsed.items()}
 
 
@@ -325,8 +349,10 @@ async def pay(request: Request) -> Response:
     try:
         recipient = decode_address(form.get("to", "").strip(), node.params.hrp)
         units = parse_coins(form.get("amount", "").strip())
-    except (AddressError, ValueError) as exc:
-        return _render_wall(request, None, error=f"payment: {exc}", **form)
+    except (AddressError, ValueError) as exc:  # echo only the fields the form shows: a
+        # field named `error` (or `passphrase`) must not reach the page's keywords
+        echo = {"to": form.get("to", ""), "amount": form.get("amount", "")}
+        return _render_wall(request, None, error=f"payment: {exc}", **echo)
 
     def send(wallet: NodeWallet, passphrase: str) -> bytes:
         return wallet.pay(passphrase, recipient, units)

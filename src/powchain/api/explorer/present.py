@@ -123,30 +123,11 @@ def chart_data(node: Any, count: int = 200) -> tuple[Series, Series]:
     return series(intervals), series(difficulty)
 
 
-def hash_rate(node: Any, window: int = 100) -> float | None:
-    """Estimated network hashes per second: expected hashes of the last `window` blocks (their
-    work) over the time they took; None when fewer than two blocks or no time passed."""
-    from ...consensus.pow import block_work
-
-    last = node.tip
-    entry, work, blocks = last, 0, 0
-    while entry.prev is not None and blocks < window:
-        work += block_work(entry.bits)
-        entry = entry.prev
-        blocks += 1
-    span = last.time - entry.time
-    return work / span if blocks and span > 0 else None
-
-
 def si(value: float | None, unit: str) -> str:
-    """'1.23 kH/s' style with SI prefixes; '-' for None."""
-    if value is None:
-        return "-"
-    for prefix in ("", "k", "M", "G", "T", "P", "E"):
-        if abs(value) < 1000:
-            return f"{value:.3g} {prefix}{unit}"
-        value /= 1000
-    return f"{value:.3g} Z{unit}"
+    """'1.23 kH/s' style with SI prefixes; '-' for None (`node.hashrate.format_rate`)."""
+    from ...node.hashrate import format_rate
+
+    return format_rate(value, unit)
 
 
 def iso_utc(ts: int) -> str:
