@@ -30,6 +30,10 @@ ASERT = dataclasses.replace(
 BITCOIN = dataclasses.replace(
     REGTEST, daa="bitcoin", target_spacing=10, retarget_interval=8, retarget_timespan=80
 )
+BOUNDED = dataclasses.replace(  # devnet's and testnet's rule (issue 10), at regtest's ease
+    REGTEST, daa="asert-bounded", target_spacing=10, half_life=600, pow_limit_bits=0x207FFFFF
+)
+RULES = [REGTEST, ASERT, BITCOIN, BOUNDED]
 NOW = REGTEST.genesis_time + 10**7
 
 
@@ -93,7 +97,7 @@ def light(params: ChainParams = REGTEST, store: HeaderStore | None = None) -> He
 # -- following ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("params", [REGTEST, ASERT, BITCOIN], ids=lambda p: p.daa)
+@pytest.mark.parametrize("params", RULES, ids=lambda p: p.daa)
 def test_follows_one_node(params: ChainParams) -> None:
     headers = extend(params, genesis(params), 30, spacing=3)
     chain = light(params)
@@ -137,7 +141,7 @@ def test_less_work_fork_does_not_win() -> None:
     assert {s.name: s.status for s in report.sources} == {"a": "agrees", "b": "disagrees"}
 
 
-@pytest.mark.parametrize("params", [REGTEST, ASERT, BITCOIN], ids=lambda p: p.daa)
+@pytest.mark.parametrize("params", RULES, ids=lambda p: p.daa)
 def test_refuses_wrong_bits(params: ChainParams) -> None:
     headers = extend(params, genesis(params), 9, spacing=3)
     parent = headers[-1]
