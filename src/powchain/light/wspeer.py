@@ -15,6 +15,7 @@ parent of the first header it sends.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from typing import Any
 
@@ -41,6 +42,7 @@ class WsSource:
         self.params = params
         self.timeout = timeout
         self._ws: Any = None
+        self._stack = contextlib.ExitStack()
         self._genesis = genesis_block(params).hash
 
     # -- connection ----------------------------------------------------------------------
@@ -48,12 +50,17 @@ class WsSource:
     def _connect(self) -> Any:
         if self._ws is not None:
             return self._ws
+        from websockets.exceptions import WebSocketException
         from websockets.sync.client import connect
 
+        stack = contextlib.ExitStack()
         try:
-            ws = connect(self.name + "/", max_size=m.MAX_MESSAGE_SIZE, open_timeout=self.timeout)
-        except (OSError, TimeoutError, ValueError) as exc:
+            ws = stack.enter_context(
+                connect(self.name + "/", max_size=m.MAX_MESSAGE_SIZE, open_timeout=self.timeout)
+            )
+        except (OSError, TimeoutError, ValueError, WebSocketException) as exc:
             raise SourceError(f"{self.name}: {exc}") from exc
+        self._stack = stack
         version = m.Version(
             protocol_version=m.PROTOCOL_VERSION,
             network=self.params.name,
@@ -77,8 +84,8 @@ class WsSource:
 
     def close(self) -> None:
         if self._ws is not None:
-            self._ws.close()
             self._ws = None
+            self._stack.close()
 
     def _send(self, message: Any) -> None:
         try:
@@ -100,18 +107,42 @@ class WsSource:
             message = m.decode(frame)  # ParseError: a broken peer (follow reports it)
             if isinstance(message, kind):
                 return message
-            if isinstance(message, m.Ping):
-                self._send(m.Pong(message.nonce))
-            elif isinstance(message, m.GetHeaders):
-                self._send(m.Headers(()))
+            self._answer(message)
         raise SourceError(f"{self.name}: no {kind.__name__} in {MAX_FRAMES_PER_ANSWER} frames")
 
     # -- as a header source --------------------------------------------------------------
 
-    def _headers_after(self, locator: list[bytes]) -> list[BlockHeader]:
+    def _drain(self) -> None:
+        """Handle what the node sent unasked (announcements, pings) before a new request."""
+        from websockets.exceptions import WebSocketException
+
+        for _ in range(MAX_FRAMES_PER_ANSWER):
+            try:
+                frame = self._ws.recv(timeout=0)
+            except TimeoutError:
+                return
+            except (WebSocketException, OSError) as exc:
+                raise SourceError(f"{self.name}: {exc}") from exc
+            if isinstance(frame, bytes):
+                self._answer(m.decode(frame))
+
+    def _answer(self, message: Any) -> None:
+        if isinstance(message, m.Ping):
+            self._send(m.Pong(message.nonce))
+        elif isinstance(message, m.GetHeaders):
+            self._send(m.Headers(()))
+
+    def _headers_after(self, locator: list[bytes], attaches: Any) -> list[BlockHeader]:
+        """The answer to getheaders(locator): the first `headers` whose first header's parent
+        satisfies `attaches` (a new-block announcement that raced in is skipped)."""
         self._connect()
+        self._drain()
         self._send(m.GetHeaders(tuple(locator[: m.MAX_LOCATOR])))
-        return list(self._expect(m.Headers).headers)
+        for _ in range(MAX_FRAMES_PER_ANSWER):
+            headers = list(self._expect(m.Headers).headers)
+            if not headers or attaches(headers[0].prev_block):
+                return headers
+        raise SourceError(f"{self.name}: no answer to getheaders")
 
     def pull(self, chain: HeaderChain) -> tuple[int, bytes, int, int]:
         """Sync `chain` from this peer: (its tip height, tip hash, fork height, reorgs).
@@ -119,7 +150,8 @@ class WsSource:
         An answer that extends our tip is checked and kept at once; a competing branch is
         collected (at most MAX_BRANCH_HEADERS) and offered whole, so it wins only on work.
         """
-        batch = self._headers_after(chain.locator())
+        on_chain = chain.height_of
+        batch = self._headers_after(chain.locator(), lambda prev: on_chain(prev) is not None)
         if not batch:
             return chain.height, chain.tip_hash, chain.height, 0
         fork = chain.height_of(batch[0].prev_block)
@@ -139,7 +171,7 @@ class WsSource:
                     )
             if len(batch) < m.MAX_HEADERS:
                 break
-            batch = self._headers_after([last.hash, *chain.locator()])
+            batch = self._headers_after([last.hash, *chain.locator()], last.hash.__eq__)
         reorgs = 0
         if pending:
             reorgs = int(chain.offer(fork, pending).reorg_depth > 0)
@@ -148,5 +180,6 @@ class WsSource:
 
     def fork_height(self, chain: HeaderChain) -> int | None:
         """Where this peer's chain leaves `chain` now (None when it sends nothing new)."""
-        answer = self._headers_after(chain.locator())
+        on_chain = chain.height_of
+        answer = self._headers_after(chain.locator(), lambda prev: on_chain(prev) is not None)
         return None if not answer else chain.height_of(answer[0].prev_block)
