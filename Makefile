@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint unit functional bench soak clean fmt browser
 
-$(STAMP): pyproject.toml setup.py src/powchain/node/_powkernel.c
+$(STAMP): pyproject.toml setup.py src/powchain/node/_powkernel.c src/powchain/node/_powkernel_simd.h src/powchain/node/_powkernel_shani.h
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
@@ -19,7 +19,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
-	$(BIN)/mypy --strict src/powchain/core src/powchain/consensus src/powchain/policy
+	$(BIN)/mypy --strict src/powchain/core src/powchain/consensus src/powchain/policy src/powchain/stratum
 
 test: lint browser
 	$(BIN)/python -m pytest -m "not soak" -q

@@ -21,6 +21,10 @@ def _kernel() -> Extension:
     return Extension(
         "powchain.node._powkernel",
         sources=["src/powchain/node/_powkernel.c"],
+        depends=[
+            "src/powchain/node/_powkernel_simd.h",
+            "src/powchain/node/_powkernel_shani.h",
+        ],
         define_macros=[("POWCHAIN_OPENSSL", "1")] if openssl else [],
         libraries=["crypto"] if openssl else [],
         extra_compile_args=["-O3"],

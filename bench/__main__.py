@@ -16,7 +16,7 @@ from pathlib import Path
 
 from powchain.node import powsearch
 
-from . import b_api, b_connect, b_light, b_memory, b_mempool, b_mining, b_relay, b_sync
+from . import b_api, b_connect, b_light, b_memory, b_mempool, b_mining, b_relay, b_stratum, b_sync
 from .data import Data
 from .harness import Row, not_run, print_table, write_json
 
@@ -29,6 +29,7 @@ SUITES: list[tuple[str, str, Callable[[Data], list[Row]]]] = [
     ("B10b", "sync cost growth", b_sync.growth),
     ("B7,B8", "block and transaction relay", b_relay.run),
     ("B11a,B11b", "full-mempool transaction cost", b_mempool.run),
+    ("B13k,B13m,B13n,B13s", "nonce kernels and Stratum", lambda d: b_stratum.run(d.smoke)),
     ("B15a,B15b,B15c,B15d", "proofs and the light client", b_light.run),
 ]
 NOT_BUILT: list[tuple[str, str]] = []

@@ -1,5 +1,6 @@
 """B1, B2: nonce rate of the miner's search (`powsearch.search_nonce`, the C kernel when built)
-against a bare C double-SHA-256 loop over an 80-byte header (`_powkernel.sha256d_loop`)."""
+against the best kernel's own raw compression loop (`_powkernel.bound_loop`, issue 13; before
+it, the one-shot library sha256d loop `sha256d_loop`)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def _bound_rate(n: int) -> float:
     kernel = powsearch.KERNEL
     start = time.perf_counter()
     if kernel is not None:
-        kernel.sha256d_loop(HEADER80, n)
+        kernel.bound_loop(kernel.backend(), HEADER80[:76], n)
     else:  # no compiler: hashlib stands in (the bound is then not a C loop)
         import hashlib
 
@@ -44,7 +45,8 @@ def _parallel_rate(pool: multiprocessing.pool.Pool, kind: str, n: int, procs: in
 
 
 def run(smoke: bool) -> list[Row]:
-    n = 20_000 if smoke else 3_000_000  # about a second a call: long enough to average a core
+    multi = powsearch.backend() in ("c-avx512", "c-sha-ni", "c-avx2")
+    n = 20_000 if smoke else 30_000_000 if multi else 3_000_000  # about a second a call
     rounds = 1 if smoke else 3
     backend = powsearch.backend()
     b1, bound1 = interleave(lambda: _search_rate(n), lambda: _bound_rate(n), rounds, max)
@@ -55,7 +57,7 @@ def run(smoke: bool) -> list[Row]:
             b1 / 1e6,
             "M/s",
             bound1 / 1e6,
-            "M/s C sha256d loop",
+            f"M/s {backend} raw loop",
             0.6,
             ">= 0.6",
         ),

@@ -31,6 +31,8 @@ __all__ = [
 ]
 
 DATADIR_ENV = "POWCHAIN_DATADIR"
+MAX_DEVNET_NODES = 32
+"""`powchain devnet --nodes` cap: 25 nodes (3 mining, the rest relay-only) run on 2 cores."""
 MINER_KEY_FILE = "miner.key"
 
 

@@ -1,7 +1,12 @@
 """`powchain devnet`: a local network of N real `powchain node` processes on 127.0.0.1.
 
 Each node gets its own data directory under DATADIR, consecutive free ports (P2P, API), a
-`--connect` to every earlier node, and mines with one process to its own key. With `--traffic`
+`--connect` to the earlier nodes of `peers_of` (all of them up to 3 nodes), and a key. node0
+also serves Stratum v1 (`--stratum`, the URL printed at start); the first `--miners` nodes
+(default: every node of a devnet of up to 4, else 3) each get one `powchain miner` process
+mining through node0's Stratum port to that node's key (log in DATADIR/nodeN/miner.log); the
+others only relay, which costs little more than an idle process. Nodes start at once and stop
+at once (`stop_all`, with a progress line). With `--traffic`
 the keys of those miners act as wallets (in-process, no passphrase: devnet coins are play
 money), sending payments and posts to each other through different nodes once their coinbases
 mature. A status line (height and mempool per node) is printed about every 10 s; Ctrl-C or
@@ -25,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import TextIO
 
 from .api.cookie import COOKIE_NAME
 from .core.keys import encode_address, xonly_pubkey
@@ -33,12 +39,16 @@ from .core.units import COIN, format_coins
 from .wallet.builder import build_post, build_transfer, suggest_fee, tx_size
 from .wallet.client import ApiError, NodeClient
 
-__all__ = ["run_devnet", "DevnetNode", "free_port_block"]
+__all__ = ["run_devnet", "DevnetNode", "free_port_block", "restart_dead_miners"]
 
 STATUS_EVERY = 10.0
+STATUS_DETAIL_MAX = 6
+"""Up to this many nodes the status line lists each one; above, it summarises."""
 TRAFFIC_EVERY = 2.0
 STOP_TIMEOUT = 15.0
 READY_TIMEOUT = 60.0
+READY_PER_NODE = 4.0
+"""Seconds more of start-up allowed per node: 25 processes start at once on 2 cores."""
 POSTS = (
     "hello from the devnet",
     "proof of work, one hash at a time",
@@ -60,6 +70,9 @@ class DevnetNode:
     process: subprocess.Popen[bytes] | None = None
     params: ChainParams = DEVNET
     network_file: Path | None = None  # run this file's network instead of devnet
+    mine: bool = True  # False: a relay-only node (no miner process, idles cheaply)
+    stratum_port: int | None = None  # node0 serves Stratum v1 here
+    miner: subprocess.Popen[bytes] | None = None  # the `powchain miner` paying this key
 
     @property
     def address(self) -> str:
@@ -74,8 +87,9 @@ class DevnetNode:
         if self.network_file is not None:
             cmd[-2:] = ["--network-file", str(self.network_file.resolve())]
         cmd += ["--datadir", str(self.datadir), "--p2p", f"127.0.0.1:{self.p2p_port}"]
-        cmd += ["--api", f"127.0.0.1:{self.api_port}", "--mine", "--mining-processes", "1"]
-        cmd += ["--miner-address", self.address]
+        cmd += ["--api", f"127.0.0.1:{self.api_port}", "--miner-address", self.address]
+        if self.stratum_port is not None:
+            cmd += ["--stratum", f"127.0.0.1:{self.stratum_port}"]
         for peer in self.connect:
             cmd += ["--connect", peer]
         return cmd
@@ -92,25 +106,65 @@ class DevnetNode:
         )
         log.close()
 
+    def miner_command(self, pool: str) -> list[str]:
+        return [sys.executable, "-m", "powchain", "miner", "--pool", pool, "--user", self.address]
+
+    def start_miner(self, pool: str) -> None:
+        """One `powchain miner` process paying this node's key through the Stratum `pool`."""
+        log = (self.datadir / "miner.log").open("ab")
+        self.miner = subprocess.Popen(
+            self.miner_command(pool),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+
+    def terminate(self) -> None:
+        """SIGTERM to the miner and the node without waiting (see `stop_all`)."""
+        for proc in (self.miner, self.process):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+
+    def exited(self) -> bool:
+        return all(p is None or p.poll() is not None for p in (self.miner, self.process))
+
+    def kill(self) -> None:
+        for proc in (self.miner, self.process):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                if proc is not None:
+                    os.killpg(proc.pid, signal.SIGKILL)
+
     def stop(self) -> None:
-        """SIGTERM, wait, SIGKILL the process group (mining workers included)."""
-        proc = self.process
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        """SIGTERM, wait, SIGKILL the process groups of the miner and the node."""
+        _stop_process(self.miner)
+        self.miner = None
+        _stop_process(self.process)
         self.process = None
 
 
+def _stop_process(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM, wait, SIGKILL the process group (worker processes included)."""
+    if proc is None:
+        return
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
 def _port_free(port: int) -> bool:
+    """Whether a node could listen on `port` now. SO_REUSEADDR as the nodes' own listen
+    sockets (asyncio's default on POSIX): a port whose last connections are in TIME-WAIT after
+    a restart is free, not taken (without it a restart within a minute moved every port)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -127,8 +181,8 @@ def free_port_block(count: int, start: int | None = None) -> int:
     raise OSError("no block of free ports")
 
 
-def _wait_ready(node: DevnetNode) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT
+def _wait_ready(node: DevnetNode, timeout: float = READY_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
     with NodeClient(node.api_url, timeout=2) as client:
         while time.monotonic() < deadline:
             if node.process is not None and node.process.poll() is not None:
@@ -138,10 +192,12 @@ def _wait_ready(node: DevnetNode) -> None:
                 return
             except ApiError:
                 time.sleep(0.2)
-    raise RuntimeError(f"node{node.index} did not answer within {READY_TIMEOUT:.0f} s")
+    raise RuntimeError(f"node{node.index} did not answer within {timeout:.0f} s")
 
 
 def _status_line(nodes: list[DevnetNode]) -> str:
+    if len(nodes) > STATUS_DETAIL_MAX:
+        return _status_summary(nodes)
     parts = []
     for node in nodes:
         try:
@@ -151,6 +207,28 @@ def _status_line(nodes: list[DevnetNode]) -> str:
         except ApiError:
             parts.append(f"node{node.index} down")
     return time.strftime("%H:%M:%S ") + " | ".join(parts)
+
+
+def _status_summary(nodes: list[DevnetNode]) -> str:
+    """One short line for a large devnet: nodes up, lowest and highest height, mempool."""
+    heights, mempools, down = [], [], []
+    for node in nodes:
+        try:
+            with NodeClient(node.api_url, timeout=2) as client:
+                s = client.status()
+            heights.append(int(s["height"]))
+            mempools.append(int(s["mempool_size"]))
+        except ApiError:
+            down.append(f"node{node.index}")
+    if not heights:
+        return time.strftime("%H:%M:%S ") + "every node down"
+    line = f"{len(heights)} of {len(nodes)} nodes up, height {min(heights)}"
+    if max(heights) != min(heights):
+        line += f"-{max(heights)}"
+    line += f", mempool up to {max(mempools)}"
+    if down:
+        line += f"; down: {' '.join(down)}"
+    return time.strftime("%H:%M:%S ") + line
 
 
 @dataclass(frozen=True)
@@ -226,54 +304,84 @@ def _load_keys(datadir: Path) -> list[bytes]:
         return []
 
 
-def _raise_interrupt(_sig: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def run_devnet(
     count: int,
     datadir: Path,
     traffic: bool,
     base_port: int | None = None,
     network_file: Path | None = None,
+    miners: int | None = None,
 ) -> int:
     """Start `count` nodes, print their addresses, run until Ctrl-C; exit code.
 
     `network_file`: run that file network instead of devnet (NetworkFileError when invalid).
+    `miners`: how many of the nodes mine (default `default_miners`); the rest only relay.
+    The parent `datadir` is locked first (`lockfile`): a second devnet there exits with one
+    line naming the PID of the first, having touched nothing.
     """
+    from .lockfile import DatadirLocked, lock_datadir
+
     params = DEVNET
     if network_file is not None:
         from .config import load_network_file
 
         params = load_network_file(network_file).params
-    datadir.mkdir(parents=True, exist_ok=True)
-    base = free_port_block(2 * count, base_port or params.p2p_port)
-    known = _load_keys(datadir)
-    nodes: list[DevnetNode] = []
-    for i in range(count):
-        p2p, api = base + 2 * i, base + 2 * i + 1
-        connect = [f"127.0.0.1:{n.p2p_port}" for n in nodes]
-        secret = known[i] if i < len(known) else secrets.token_bytes(32)
-        node = DevnetNode(i, datadir / f"node{i}", p2p, api, secret, connect)
-        node.params, node.network_file = params, network_file
-        nodes.append(node)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:  # before any node's files are touched: a second devnet here must change nothing
+        lock = lock_datadir(datadir, "powchain devnet")
+    except DatadirLocked as exc:
+        print(f"devnet: cannot start: {exc}", file=sys.stderr)
+        return 1
+    try:
+        return _run_locked(count, datadir, traffic, base_port, network_file, params, miners)
+    finally:
+        lock.release()
+
+
+def _run_locked(
+    count: int,
+    datadir: Path,
+    traffic: bool,
+    base_port: int | None,
+    network_file: Path | None,
+    params: ChainParams,
+    miners: int | None,
+) -> int:
+    wanted = base_port or params.p2p_port
+    ports = 2 * count + 1  # P2P and API per node, then node0's Stratum port
+    base = free_port_block(ports, wanted)
+    if base != wanted:
+        print(
+            f"ports {wanted}-{wanted + ports - 1} are not all free (another devnet or "
+            f"program?): this devnet uses {base}-{base + ports - 1}",
+            flush=True,
+        )
+    nodes = _plan(count, datadir, base, params, network_file, miners)
+    nodes[0].stratum_port = base + 2 * count
+    pool = f"stratum+tcp://127.0.0.1:{base + 2 * count}"
+    stopping = _Interrupts()
+    signal.signal(signal.SIGTERM, stopping.handler)
     # Ctrl-C must stop the devnet even when started from a background job, whose SIGINT is
     # ignored at exec (Python then leaves it ignored): the nodes would outlive the devnet.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGINT, stopping.handler)
     try:
+        _start_all(nodes)
         for node in nodes:
-            node.start()
-            _wait_ready(node)
             print(f"node{node.index}: explorer/API {node.api_url}/  (docs {node.api_url}/docs)")
             print(f"       p2p ws://127.0.0.1:{node.p2p_port}/  token {node.datadir / COOKIE_NAME}")
-            print(f"       miner {node.address}  log {node.datadir / 'node.log'}")
+            role = f"miner {node.address}" if node.mine else "relay only (no miner)"
+            print(f"       {role}  log {node.datadir / 'node.log'}")
+            if node.stratum_port is not None:
+                print(f"       stratum {pool}  (point any SHA-256 miner here)")
+        mining = [node for node in nodes if node.mine]
+        for node in mining:
+            node.start_miner(pool)
+        print(f"miners: {len(mining)} `powchain miner` processes through {pool}")
         print(f"keys ({params.name} miners): {_save_keys(datadir, nodes)}")
         if params == DEVNET:
             faucet = encode_address(DEVNET.hrp, xonly_pubkey(DEVNET_FAUCET_SECRET))
             print(f"faucet {faucet}: `powchain faucet ADDRESS --network devnet --node URL`")
         print("Ctrl-C stops the devnet.", flush=True)
-        _loop(nodes, traffic)
+        _loop(nodes, traffic, pool)
     except KeyboardInterrupt:
         print("\nstopping the devnet...", flush=True)
     except RuntimeError as exc:
@@ -281,21 +389,113 @@ def run_devnet(
         return 1
     finally:
         # `make run` + Ctrl-C: make forwards a second signal to us while we stop the nodes;
-        # a second KeyboardInterrupt here would leave node processes running.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        for node in reversed(nodes):
-            node.stop()
+        # `_Interrupts` raises KeyboardInterrupt once only, so the stop always completes.
+        stopping.stopping = True
+        stop_all(nodes)
     return 0
 
 
-def _loop(nodes: list[DevnetNode], traffic: bool) -> None:
+class _Interrupts:
+    """SIGINT/SIGTERM raise KeyboardInterrupt the first time only: a second Ctrl-C (make
+    forwards one) must neither interrupt the stop nor end in click's `Aborted!`."""
+
+    def __init__(self) -> None:
+        self.stopping = False
+
+    def handler(self, _sig: int, _frame: FrameType | None) -> None:
+        if not self.stopping:
+            self.stopping = True
+            raise KeyboardInterrupt
+
+
+def peers_of(index: int) -> list[int]:
+    """The earlier nodes node `index` dials: 1, 2, 4, 8 and 16 before it (a full mesh up to 3
+    nodes; at most 5 outbound links and a diameter of a few hops for 25)."""
+    return sorted({index - step for step in (1, 2, 4, 8, 16) if index - step >= 0})
+
+
+def default_miners(count: int) -> int:
+    """Mining nodes when --miners is not given: all of a small devnet, 3 of a large one."""
+    return count if count <= 4 else 3
+
+
+def _plan(
+    count: int,
+    datadir: Path,
+    base: int,
+    params: ChainParams,
+    network_file: Path | None,
+    miners: int | None,
+) -> list[DevnetNode]:
+    known = _load_keys(datadir)
+    mining = default_miners(count) if miners is None else miners
+    nodes: list[DevnetNode] = []
+    for i in range(count):
+        p2p, api = base + 2 * i, base + 2 * i + 1
+        connect = [f"127.0.0.1:{nodes[j].p2p_port}" for j in peers_of(i)]
+        secret = known[i] if i < len(known) else secrets.token_bytes(32)
+        node = DevnetNode(i, datadir / f"node{i}", p2p, api, secret, connect)
+        node.params, node.network_file, node.mine = params, network_file, i < mining
+        nodes.append(node)
+    return nodes
+
+
+def _start_all(nodes: list[DevnetNode]) -> None:
+    """Start every process at once, then wait until each answers (RuntimeError otherwise)."""
+    for node in nodes:
+        node.start()
+    if len(nodes) > 4:
+        print(f"starting {len(nodes)} nodes...", flush=True)
+    for node in nodes:
+        _wait_ready(node, READY_TIMEOUT + READY_PER_NODE * len(nodes))
+
+
+def stop_all(nodes: list[DevnetNode], out: TextIO | None = None) -> None:
+    """SIGTERM every node at once, then wait for all (SIGKILL after STOP_TIMEOUT), printing
+    one progress line that counts the stopped ones."""
+    out = out or sys.stdout
+    running = [n for n in nodes if n.process is not None]
+    for node in running:
+        node.terminate()
+    deadline = time.monotonic() + STOP_TIMEOUT
+    done = 0
+    while running:
+        still = [n for n in running if not n.exited()]
+        if len(still) != len(running) or not still:
+            done += len(running) - len(still)
+            print(f"\rstopped {done} of {done + len(still)} nodes", end="", file=out, flush=True)
+        running = still
+        if running and time.monotonic() > deadline:
+            for node in running:
+                node.kill()
+            deadline = float("inf")
+        if running:
+            time.sleep(0.1)
+    for node in nodes:
+        node.stop()  # reaps, and kills any leftover mining workers
+    if done:
+        print(file=out, flush=True)
+
+
+def restart_dead_miners(nodes: list[DevnetNode], pool: str) -> list[int]:
+    """Start again every node's `powchain miner` that exited (killed, crashed); their indexes."""
+    restarted = []
+    for node in nodes:
+        if node.miner is not None and node.miner.poll() is not None:
+            node.start_miner(pool)
+            restarted.append(node.index)
+    return restarted
+
+
+def _loop(nodes: list[DevnetNode], traffic: bool, pool: str) -> None:
     rng = random.Random()
     next_status = time.monotonic()
     while True:
         if time.monotonic() >= next_status:
             print(_status_line(nodes), flush=True)
             next_status = time.monotonic() + STATUS_EVERY
+            for index in restart_dead_miners(nodes, pool):
+                print(f"  node{index}'s miner had exited; restarted", flush=True)
         if traffic:
             try:
                 sent = _traffic_step(nodes, rng)

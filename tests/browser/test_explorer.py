@@ -19,9 +19,11 @@ from ..functional.framework import (
     TestFramework,
     Wallet,
     connect_nodes,
+    free_port,
     sync_blocks,
     wait_until,
 )
+from ..stratum_client import StratumTestClient
 from .conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.functional]
@@ -167,6 +169,7 @@ PAGES = [
     ("/block/1", "Block 1", "block"),
     ("/mempool", "Mempool", "mempool"),
     ("/peers", "Peers", "peers"),
+    ("/miners", "Miners", "miners-off"),
     ("/posts", "Post wall", "post-wall-page"),
     ("/search?q=nothing-here", "Search", "search"),
 ]
@@ -186,6 +189,39 @@ def test_every_page_loads_clean_with_a_title(node: NodeProcess, watched_page: An
         expect(page.locator("#live-status")).to_have_text("live updates: on")
         screenshot(page, name)
         watch.check()
+
+
+def test_miners_page_shows_a_stratum_worker_and_its_block(
+    framework: TestFramework, watched_page: Any
+) -> None:
+    page, watch = watched_page
+    port = free_port()
+    node = framework.add_node(
+        extra_args=["--stratum", f"127.0.0.1:{port}", "--stratum-min-difficulty", "0.00001"]
+    )
+    miner = Wallet.new(node.params, "stratum-browser")
+    log.info("An independent Stratum client authorizes and submits a share (a block on regtest)")
+    client = StratumTestClient("127.0.0.1", port)
+    client.subscribe()
+    assert client.call("mining.authorize", [f"{miner.address}.rig", "x"])["result"] is True
+    job = client.wait_job()
+    en2, nonce, _ = client.find_share(job, client.difficulty or 0.00001)
+    assert client.submit(f"{miner.address}.rig", job, en2, nonce)["result"] is True
+    wait_until(lambda: node.height == 1, 60, 0.2, "the share's block")
+    page.goto(url(node, "/miners"))
+    expect(page).to_have_title(re.compile("Miners"))
+    expect(page.locator("#stratum-url")).to_have_text(f"stratum+tcp://127.0.0.1:{port}")
+    expect(page.locator("#blocks-found")).to_have_text("1")
+    expect(page.locator("#workers")).to_contain_text(f"{miner.address}.rig")
+    screenshot(page, "miners")
+    page.click("#recent-blocks a.mono >> nth=0")
+    expect(page.locator("h1")).to_have_text("Block 1")
+    log.info("The coinbase page shows its data as hex and printable text")
+    page.goto(url(node, f"/tx/{node.block(1)['txids'][0]}"))
+    expect(page.locator("#data-text")).to_contain_text("/powchain stratum/")
+    expect(page.locator("#data-hex")).to_contain_text(client.extranonce1.hex() + en2.hex())
+    client.close()
+    watch.check()
 
 
 def _tab_stops(page: Any, count: int) -> list[str]:

@@ -39,6 +39,8 @@ RUN_SECONDS = 90
 TRAFFIC_TIMEOUT = 150
 API_LINE = re.compile(r"node(\d+): explorer/API (http://127\.0\.0\.1:\d+)/")
 HASHES_LINE = re.compile(r"^powchain_miner_hashes_total (\S+)$", re.M)
+SHARE_HASHES_LINE = re.compile(r"^powchain_stratum_share_hashes_total (\S+)$", re.M)
+MINER_LINE = re.compile(r"miner (dpow1\w+)")
 TAIL = 1e-4
 
 
@@ -49,13 +51,18 @@ def get(url: str, path: str, **params: object) -> dict:
 
 
 def mining_sample(urls: list[str]) -> tuple[float, int, int]:
-    """(monotonic seconds, nonces tried by all the nodes' miners, lowest tip height)."""
+    """(monotonic seconds, nonces tried by all the devnet's miners, lowest tip height).
+
+    The devnet mines with `powchain miner` processes through node0's Stratum port: their work
+    is the expected hashes behind the accepted shares (powchain_stratum_share_hashes), plus any
+    in-node miner's exact count (powchain_miner_hashes)."""
     hashes = 0
     for url in urls:
         text = httpx.get(f"{url}/api/v1/metrics", timeout=10).text
-        found = HASHES_LINE.search(text)
-        assert found is not None, "powchain_miner_hashes_total is in /metrics"
-        hashes += int(float(found.group(1)))
+        for pattern in (HASHES_LINE, SHARE_HASHES_LINE):
+            found = pattern.search(text)
+            assert found is not None, f"{pattern.pattern} is in /metrics"
+            hashes += int(float(found.group(1)))
     return time.monotonic(), hashes, min(get(u, "/status")["height"] for u in urls)
 
 
@@ -115,6 +122,16 @@ def test_feature_devnet(framework: TestFramework) -> None:
     assert max(heights) - min(heights) <= 1, heights
     low = min(heights)
     assert len({get(u, f"/blocks/{low}")["hash"] for u in urls}) == 1, "one chain"
+
+    log.info("Every block came from a `powchain miner` through node0's Stratum port")
+    addresses = set(MINER_LINE.findall(output.read_text(errors="replace")))
+    assert len(addresses) == 3
+    for height in range(1, low + 1):
+        coinbase = get(urls[0], f"/blocks/{height}", txs="full")["txs"][0]
+        assert coinbase["data_text"].endswith("/powchain stratum/"), coinbase
+        assert coinbase["recipient"] in addresses
+    stratum = get(urls[0], "/stratum")
+    assert len(stratum["workers"]) == 3 and stratum["blocks_found"] >= low
 
     log.info("The difficulty moved toward 10 s blocks at the miners' measured nonce rate")
     last = mining_sample(urls)

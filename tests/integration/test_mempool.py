@@ -4,6 +4,8 @@ dict-backed state view and real Schnorr signatures."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from powchain.consensus.errors import Kind, Rejected
 from powchain.consensus.state import EMPTY_ACCOUNT, AccountState
@@ -166,11 +168,11 @@ def test_funds_must_cover_the_whole_queue_up_to_the_nonce() -> None:
 def test_a_fee_bump_drops_later_nonces_it_makes_unaffordable() -> None:
     pool = new_pool()
     view = DictView({A: AccountState(balance=3_000)})
-    first = make_tx(ALICE, 0, amount=0, fee=1_000)
+    first = make_tx(ALICE, 0, amount=1, fee=1_000)  # 0 coins without data: not standard
     pool.accept(first, view, NOW)
-    later = make_tx(ALICE, 1, amount=0, fee=1_000)
+    later = make_tx(ALICE, 1, amount=1, fee=1_000)
     pool.accept(later, view, NOW)
-    bump = make_tx(ALICE, 0, amount=0, fee=2_500)
+    bump = make_tx(ALICE, 0, amount=1, fee=2_500)
     assert pool.accept(bump, view, NOW) == [first.txid, later.txid]
     assert bump.txid in pool and later.txid not in pool
 
@@ -224,8 +226,8 @@ def test_select_orders_by_fee_rate_and_respects_each_senders_nonces() -> None:
 
 def test_select_skips_what_the_current_state_cannot_pay() -> None:
     pool = new_pool()
-    pool.accept(make_tx(ALICE, 0, amount=0, fee=1_000), DictView({A: AccountState(5_000)}), NOW)
-    pool.accept(make_tx(ALICE, 1, amount=0, fee=1_000), DictView({A: AccountState(5_000)}), NOW)
+    pool.accept(make_tx(ALICE, 0, amount=1, fee=1_000), DictView({A: AccountState(5_000)}), NOW)
+    pool.accept(make_tx(ALICE, 1, amount=1, fee=1_000), DictView({A: AccountState(5_000)}), NOW)
     poorer = DictView({A: AccountState(1_500)})
     assert [t.nonce for t in pool.select(poorer, 100_000)] == [0]
 
@@ -432,3 +434,29 @@ def test_a_run_shortened_by_eviction_ranks_its_new_gap_as_future() -> None:
     assert pool.pending_for(B)[1] == 2
     # BOB's nonce 3 is now behind a gap: it may not evict ALICE's executable tx
     assert rejected(pool, make_tx(BOB, 3, fee=50 * SIZE), view) == (Kind.POLICY, "mempool-full")
+
+
+@given(
+    st.lists(st.tuples(st.integers(158, 50_000), st.booleans(), st.integers(0, 300)), max_size=40)
+)
+@settings(max_examples=60, deadline=None)
+def test_rate_statistics_over_both_classes_match_a_sort(items) -> None:  # type: ignore[no-untyped-def]
+    """The order statistics of `mempool_index` (min, median, max over the future and the
+    executable list) equal those of a sorted list of every fee rate."""
+    from types import SimpleNamespace
+
+    from powchain.node.mempool_index import RankIndex
+    from powchain.policy.fees import fee_rate_per_kb
+
+    index = RankIndex()
+    for seq, (fee, mineable, data) in enumerate(items):
+        entry = SimpleNamespace(txid=bytes([seq]) * 32, fee=fee, size=SIZE + data, seq=seq)
+        index.add(entry)  # type: ignore[arg-type]
+        index.set_mineable(entry, mineable)  # type: ignore[arg-type]
+    rates = sorted(fee_rate_per_kb(fee, SIZE + data) for fee, _m, data in items)
+    if not rates:
+        assert index.rate_stats() == (0, 0, 0)
+        return
+    mid = len(rates) // 2
+    median = rates[mid] if len(rates) % 2 else (rates[mid - 1] + rates[mid]) // 2
+    assert index.rate_stats() == (rates[0], median, rates[-1])

@@ -123,7 +123,7 @@ def test_a_faster_machine_is_an_easier_devnet_genesis(monkeypatch: pytest.Monkey
 
 
 def test_status_line_compares_the_network_with_this_miner() -> None:
-    from powchain.cli import _hashrate_line
+    from powchain.cli.query import _hashrate_line
 
     line = _hashrate_line({"network_hashrate": 2.94e6, "miner_hashrate": 9.8e6})
     assert line == (

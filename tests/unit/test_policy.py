@@ -7,7 +7,7 @@ import pytest
 
 from powchain.consensus.errors import Kind, Rejected
 from powchain.core.params import REGTEST
-from powchain.core.transaction import Transaction, make_post_data
+from powchain.core.transaction import TX_VERSION, Transaction, make_post_data
 from powchain.policy.fees import (
     check_min_relay_fee,
     check_replacement,
@@ -111,3 +111,37 @@ def test_standard_refuses_a_loose_coinbase() -> None:
     with pytest.raises(Rejected) as err:
         check_standard(coinbase)
     assert (err.value.kind, err.value.reason) == (Kind.POLICY, "coinbase")
+
+
+# -- issue 12: transactions that only burn their fee ------------------------------------------
+
+
+def _plain(amount: int, data: bytes) -> Transaction:
+    return Transaction(
+        TX_VERSION, REGTEST.chain_id, 0, bytes(32), bytes(32), amount, 1, data, bytes(64)
+    )
+
+
+@pytest.mark.parametrize(
+    ("amount", "data", "reason"),
+    [
+        (0, b"", "zero-payment"),
+        (0, make_post_data(""), "empty-post"),
+        (0, make_post_data(" \n\t"), "empty-post"),
+    ],
+)
+def test_fee_burning_transactions_are_refused(amount: int, data: bytes, reason: str) -> None:
+    from powchain.policy.standard import check_standard
+
+    with pytest.raises(Rejected) as caught:
+        check_standard(_plain(amount, data))
+    assert caught.value.kind is Kind.POLICY and caught.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    ("amount", "data"), [(1, b""), (0, make_post_data("hi")), (5, make_post_data("x"))]
+)
+def test_payments_and_posts_with_content_pass(amount: int, data: bytes) -> None:
+    from powchain.policy.standard import check_standard
+
+    check_standard(_plain(amount, data))

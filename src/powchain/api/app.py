@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from .cookie import COOKIE_NAME, read_cookie, write_cookie
+from .docs import DESCRIPTION, mount_docs
 from .errors import BodyLimitMiddleware, CatchAllMiddleware, install_error_handlers
 from .explorer import mount_explorer
 from .fastpath import NodeApi
@@ -35,9 +36,9 @@ def create_app(node: Any, token: str | None = None) -> FastAPI:
     app = NodeApi(
         title="powchain node API",
         version=__version__,
-        description="REST API of a powchain node (SPEC §7). Hashes and txids are "
-        "byte-reversed hex, amounts integer base units (1 coin = 100,000,000).",
-        docs_url="/docs",
+        description=DESCRIPTION,
+        docs_url=None,  # served by `mount_docs` from the node itself, not from a CDN
+        redoc_url=None,
     )
     app.state.node = node
     app.state.token = token if token is not None else write_cookie(Path(node.config.datadir))
@@ -49,6 +50,7 @@ def create_app(node: Any, token: str | None = None) -> FastAPI:
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(CatchAllMiddleware)
 
+    mount_docs(app)  # Swagger UI at /docs, its files from the swagger-ui-bundle-v2 package
     mount_explorer(app)  # the block explorer's pages at /, assets at /static
 
     @app.get("/metrics", include_in_schema=False)

@@ -84,10 +84,35 @@ async def _on_validation(_: Request, exc: Exception) -> JSONResponse:
     return problem_response(422, "invalid-request", _describe(errors))
 
 
-async def _on_http(_: Request, exc: Exception) -> JSONResponse:
+TUTORIAL_ROUTES = {
+    "/chain": "GET /api/v1/blocks (and the explorer's chain view at /chain)",
+    "/mine": "POST /api/v1/mine (admin token)",
+    "/new_transaction": "POST /api/v1/txs with a signed transaction",
+    "/transactions/new": "POST /api/v1/txs with a signed transaction",
+    "/register_with": "POST /api/v1/peers (admin token)",
+    "/register_node": "POST /api/v1/peers (admin token)",
+    "/nodes/register": "POST /api/v1/peers (admin token)",
+    "/nodes/resolve": "nothing: every node follows the most-work chain by itself",
+    "/add_block": "nothing: blocks arrive from peers over P2P",
+    "/pending_tx": "GET /api/v1/mempool",
+}
+"""Endpoints of the classic Python blockchain tutorials, and what this node has instead."""
+
+
+def not_found_message(method: str, path: str) -> str:
+    """The 404/405 text: which request, where the API is, the tutorial equivalent if any."""
+    text = f"no endpoint {method} {path}: the API is under /api/v1, documented at /docs"
+    hint = TUTORIAL_ROUTES.get(path.rstrip("/") or "/")
+    return f"{text}; for {path} of the tutorials use {hint}" if hint else text
+
+
+async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     reason = _STATUS_REASONS.get(exc.status_code, "http-error")
-    return problem_response(exc.status_code, reason, str(exc.detail))
+    message = str(exc.detail)
+    if exc.status_code in (404, 405) and message in ("Not Found", "Method Not Allowed"):
+        message = not_found_message(request.method, request.url.path[:200])
+    return problem_response(exc.status_code, reason, message)
 
 
 async def _on_rejected(_: Request, exc: Exception) -> JSONResponse:

@@ -85,7 +85,52 @@ class NodeMetrics:
             yield GaugeMetricFamily(name, doc, value=value)
         for key, name, doc in _COUNTERS:
             yield CounterMetricFamily(name, doc, value=self.counts[key], created=self.created)
+        yield from _stratum_metrics(node, self.created)
         miner = getattr(node, "miner", None)
         hashes = miner.hashes if miner is not None else 0
         doc = "Nonces tried by this node's miner (0 when not mining): hash rate = rate() of it"
         yield CounterMetricFamily("powchain_miner_hashes", doc, value=hashes, created=self.created)
+
+
+def _stratum_metrics(node: Any, created: float) -> Iterator[Metric]:
+    """powchain_stratum_*: from `node.stratum.stats()` (zeros while the server is off)."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    server = getattr(node, "stratum", None)
+    stats: dict[str, Any] = server.stats() if server is not None else {}
+    shares = stats.get("shares", {"accepted": 0, "rejected": {}})
+    for name, doc, value in (
+        ("powchain_stratum_connections", "Open Stratum connections", stats.get("connections", 0)),
+        (
+            "powchain_stratum_workers",
+            "Authorized Stratum connections",
+            len(stats.get("workers", [])),
+        ),
+        (
+            "powchain_stratum_hashrate",
+            "Hashes/s estimated from accepted shares",
+            stats.get("hashrate", 0.0),
+        ),
+    ):
+        yield GaugeMetricFamily(name, doc, value=value)
+    doc = "Shares accepted by the Stratum server"
+    yield CounterMetricFamily(
+        "powchain_stratum_shares_accepted", doc, value=shares["accepted"], created=created
+    )
+    rejected = CounterMetricFamily(
+        "powchain_stratum_shares_rejected",
+        "Shares rejected, by reason",
+        labels=["reason"],
+        created=created,
+    )
+    for reason, count in sorted(shares["rejected"].items()):
+        rejected.add_metric([reason], count, created=created)
+    yield rejected
+    doc = "Expected hashes behind the accepted shares (difficulty x 2**32): the miners' work"
+    yield CounterMetricFamily(
+        "powchain_stratum_share_hashes", doc, value=stats.get("share_hashes", 0.0), created=created
+    )
+    doc = "Blocks found through the Stratum server"
+    yield CounterMetricFamily(
+        "powchain_stratum_blocks_found", doc, value=stats.get("blocks_found", 0), created=created
+    )

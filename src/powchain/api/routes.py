@@ -17,8 +17,9 @@ from ..core.encoding import ParseError
 from ..core.hashing import hash_to_hex, hex_to_hash
 from ..core.keys import AddressError, decode_address
 from ..core.transaction import Transaction
-from .bounds import before_query, cursor_query, limit_query, parse_cursor
+from .bounds import before_query, cursor_query, limit_query
 from .errors import ApiProblem
+from .history import history_page
 from .metrics import CONTENT_TYPE
 from .schemas import (
     MineRequest,
@@ -95,6 +96,24 @@ def _block_confirmations(node: Any, entry: Any) -> int:
     return _confirmations(node, entry.height) if node.in_active_chain(entry) else -1
 
 
+def stratum_stats(node: Any) -> dict[str, Any]:
+    """The Stratum server's statistics (`node.stratum`, attached by the stratum package while
+    it runs: api never imports it), or `{"enabled": false, ...}`."""
+    server = getattr(node, "stratum", None)
+    if server is None:
+        return {
+            "enabled": False,
+            "url": None,
+            "connections": 0,
+            "workers": [],
+            "hashrate": 0.0,
+            "shares": {"accepted": 0, "rejected": {}},
+            "blocks_found": 0,
+            "recent_blocks": [],
+        }
+    return dict(server.stats())
+
+
 def connected_peers(node: Any) -> int:
     """Peers past the handshake (peer_info also lists recently refused ones)."""
     if node.network is None:
@@ -126,7 +145,13 @@ async def status(request: Request) -> dict[str, Any]:
         "peers": connected_peers(node),
         "synced": bool(node.is_synced()),
         "version": __version__,
+        "p2p_port": _p2p_port(node),
     }
+
+
+def _p2p_port(node: Any) -> int | None:
+    """The port this node listens on for peers (None without networking)."""
+    return getattr(node.network, "listen_port", None) or None
 
 
 @router.get("/blocks")
@@ -247,21 +272,27 @@ async def account_txs(
     cursor: str | None = cursor_query(),
     limit: int = limit_query(),
 ) -> dict[str, Any]:
-    """The address's transactions, newest first; pass `next_cursor` back as `cursor`."""
+    """The address's confirmed transactions, newest first, one entry per transaction:
+    `direction` (`in`, `out`, or `self` for a post or a payment to oneself), `delta` (signed
+    units: what it did to balance + immature) and `balance_after` (balance + immature after
+    it, units); the deltas of all pages sum to balance + immature. Pass `next_cursor` back as
+    `cursor` for older ones."""
     node = _node(request)
     pub = parse_address(node, address)
     try:
-        items, next_cursor = node.address_history(pub, parse_cursor(cursor), limit)
+        rows, next_cursor = history_page(node, pub, cursor or None, limit)
     except ValueError as exc:  # BadParameter, or a cursor storage cannot place
         raise ApiProblem(400, "bad-cursor", "cursor must be a next_cursor from a page") from exc
     txs = []
-    for item in items:
-        found = node.get_transaction(item.txid)
-        if found is not None:
-            entry = _lookup_json(node, found)
-            entry["direction"] = getattr(item, "direction", None)
-            txs.append(entry)
+    for row in rows:
+        entry = _lookup_json(node, row.found)
+        entry["direction"] = DIRECTIONS[row.kind]
+        entry.update(delta=row.delta, balance_after=row.balance_after)
+        txs.append(entry)
     return {"address": address, "txs": txs, "next_cursor": next_cursor}
+
+
+DIRECTIONS = {"received": "in", "coinbase": "in", "sent": "out", "self": "self"}
 
 
 @router.get("/posts")
@@ -321,6 +352,15 @@ async def peers(request: Request) -> dict[str, Any]:
     return {"peers": node.network.peer_info() if node.network is not None else []}
 
 
+@router.get("/stratum")
+async def stratum(request: Request) -> dict[str, Any]:
+    """The Stratum v1 server (`powchain node --stratum`): its URL, connected workers with
+    each one's estimated hash rate (hashes/s, from accepted shares over 5 min), shares
+    accepted and rejected by reason (`stale`, `duplicate`, `low-difficulty`,
+    `unauthorized`, `not-subscribed`, `other`), blocks found. `enabled` false when off."""
+    return stratum_stats(_node(request))
+
+
 def _split_hostport(text: str) -> tuple[str, int]:
     host, sep, port = text.strip().rpartition(":")
     host = host.strip("[]")
@@ -341,9 +381,43 @@ async def add_peer(request: Request, body: PeerRequest) -> dict[str, Any]:
         info = await asyncio.wait_for(node.network.connect(host, port), 30)
     except TimeoutError as exc:
         raise ApiProblem(504, "connect-timeout", f"no handshake with {host}:{port}") from exc
+    except ConnectionError as exc:  # the dialer's reason, one line
+        reason = str(exc)
+        error = "not-a-p2p-port" if reason.startswith("not-a-p2p-port") else "connect-failed"
+        raise ApiProblem(502, error, f"cannot connect to {host}:{port}: {reason}") from exc
     except OSError as exc:
         raise ApiProblem(502, "connect-failed", f"cannot connect to {host}:{port}: {exc}") from exc
     return {"address": f"{host}:{port}", "peer": info}
+
+
+@router.get("/bans")
+async def bans(request: Request) -> dict[str, Any]:
+    """Banned peers: `address` (a host, or `127.0.0.1:PORT` on loopback), `banned_at`, `until`
+    (Unix seconds) and `reason` (Core: listbanned)."""
+    node = _node(request)
+    return {"bans": node.network.ban_list() if node.network is not None else []}
+
+
+@router.delete("/bans/{address}")
+async def unban(request: Request, address: str) -> dict[str, Any]:
+    """Lift the ban of `address` as listed by GET /bans (admin; Core: setban remove); 404 when
+    there is none."""
+    require_admin(request)
+    node = _node(request)
+    if node.network is None or not node.network.unban(address[:300]):
+        raise ApiProblem(404, "not-found", f"{address[:300]} is not banned")
+    return {"unbanned": [address]}
+
+
+@router.delete("/bans")
+async def clear_bans(request: Request) -> dict[str, Any]:
+    """Lift every ban (admin; Core: clearbanned)."""
+    require_admin(request)
+    node = _node(request)
+    lifted = [str(b["address"]) for b in (node.network.ban_list() if node.network else [])]
+    for key in lifted:
+        node.network.unban(key)
+    return {"unbanned": lifted}
 
 
 @router.post("/mine")

@@ -2,7 +2,8 @@
 
 Bytes become hex here and only here: block hashes, txids, `prev_block` and `merkle_root` are
 byte-reversed hex (Bitcoin's convention), public keys become bech32m addresses of the node's
-network, `data` and raw bytes plain hex, money stays int base units, `bits` an 8-digit hex
+network, `data` and raw bytes plain hex (with `data_text`, its printable ASCII, beside it:
+`data` is bytes, UTF-8 only in a post's `post`), money stays int base units, `bits` an 8-digit hex
 string and `chainwork` a 64-digit hex string (it outgrows JSON's safe integers).
 """
 
@@ -27,6 +28,7 @@ __all__ = [
     "tx_json",
     "bits_hex",
     "work_hex",
+    "printable",
 ]
 
 MAX_MINE_BLOCKS = 1_000
@@ -116,6 +118,16 @@ def tx_json(tx: Transaction, params: ChainParams) -> dict[str, Any]:
         "fee": tx.fee,
         "nonce": tx.nonce,
         "data": tx.data.hex(),
+        "data_text": printable(tx.data),
         "post": None if tx.is_coinbase else post_text(tx.data),
         "size": tx.size,
     }
+
+
+def printable(data: bytes) -> str:
+    """The printable part of arbitrary bytes: ASCII 0x20-0x7e as is, every other byte '.'
+    (coinbase data holds extranonces; no UTF-8 is assumed)."""
+    return data.decode("latin-1").translate(_UNPRINTABLE)
+
+
+_UNPRINTABLE = {i: "." for i in (*range(0x20), *range(0x7F, 0x100))}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -72,6 +73,20 @@ class _HttpProtocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]
         super().connection_made(_CoalescingTransport(transport, self.loop))
 
 
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to host:port with SO_REUSEADDR (a restart within TIME-WAIT gets
+    the same port back); OSError when the port is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 class ApiServer:
     """`await start()` binds host:port and serves in a task; `await stop()` shuts down."""
 
@@ -100,11 +115,15 @@ class ApiServer:
         return self._server.config.port
 
     async def start(self) -> None:
-        """Serve in a background task; returns once the socket listens (raises if it cannot)."""
-        self._task = asyncio.create_task(self._server.serve(), name="api-server")
+        """Serve in a background task; returns once the socket listens. Raises OSError
+        (EADDRINUSE for a taken port) when it cannot bind: the socket is bound here, with
+        SO_REUSEADDR, because uvicorn's own bind failure is a `sys.exit`."""
+        config = self._server.config
+        sock = bind_socket(config.host, config.port)
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="api-server")
         while not self._server.started:
             if self._task.done():
-                self._task.result()  # re-raise the bind error
+                self._task.result()
                 raise OSError("the API server stopped during startup")
             await asyncio.sleep(0.01)
 

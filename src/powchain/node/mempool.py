@@ -390,7 +390,7 @@ class Mempool:
             return
         tx = entry.tx
         self._bytes -= entry.size
-        if self._index.is_mineable(txid):
+        if self._index.is_mineable(entry):
             self._count_incoming(tx, -1)
         self._index.discard(entry)
         queue = self._by_sender[tx.sender]

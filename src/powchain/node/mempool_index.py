@@ -11,9 +11,9 @@ an executable one, whatever fee it claims: until its gap fills, its fee cannot b
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
-from sortedcontainers import SortedList
+from sortedcontainers import SortedKeyList
 
 from ..policy.fees import fee_rate_per_kb
 
@@ -26,6 +26,7 @@ RATE_SHIFT = 48
 """`rate_key` = fee * 2**48 // size orders fee rates exactly for sizes below 2**24 bytes (two
 different rates fee/size differ by at least 1/(size1 * size2) > 2**-48), with one int per entry
 instead of a Fraction."""
+_SEQ_BITS = 64
 
 
 def rate_key(fee: int, size: int) -> int:
@@ -34,7 +35,7 @@ def rate_key(fee: int, size: int) -> int:
 
 
 class RankedEntry(Protocol):
-    """What the index reads of a mempool entry."""
+    """What the index reads of a mempool entry (an immutable value)."""
 
     @property
     def txid(self) -> bytes: ...
@@ -46,68 +47,84 @@ class RankedEntry(Protocol):
     def seq(self) -> int: ...
 
 
+def _order_key(entry: Any) -> int:
+    """Fee rate, then newest first, packed in one int (what each sorted list stores)."""
+    return (rate_key(entry.fee, entry.size) << _SEQ_BITS) | ((1 << _SEQ_BITS) - 1 - entry.seq)
+
+
 class RankIndex:
-    """Eviction order and fee statistics of a mempool. Per entry it keeps one rank tuple and
-    one fee-rate int in sorted lists, and its txid in the set of executable ones; ranks are
-    recomputed from the entry, not stored twice."""
+    """Eviction order and fee statistics of a mempool: two sorted lists of entries, the future
+    ones and the executable ones, each by (fee rate, newest first). Per entry that is one slot
+    and one packed int key; the class is which list holds it."""
 
     def __init__(self) -> None:
-        self._order: SortedList = SortedList()  # of Rank, lowest (first evicted) first
-        self._mineable: set[bytes] = set()
-        self._rates: SortedList = SortedList()  # fee_rate_per_kb of each entry
-        self._count = 0
+        self._future = SortedKeyList(key=_order_key)
+        self._executable = SortedKeyList(key=_order_key)
         self.total_fees = 0
 
     def __len__(self) -> int:
-        return self._count
-
-    def _rank(self, entry: RankedEntry) -> Rank:
-        mineable = int(entry.txid in self._mineable)
-        return (mineable, rate_key(entry.fee, entry.size), -entry.seq, entry.txid)
+        return len(self._future) + len(self._executable)
 
     def add(self, entry: RankedEntry) -> None:
         """Index `entry` as a future one (`set_mineable` moves it)."""
-        self._order.add(self._rank(entry))
-        self._rates.add(fee_rate_per_kb(entry.fee, entry.size))
-        self._count += 1
+        self._future.add(entry)
         self.total_fees += entry.fee
 
     def discard(self, entry: RankedEntry) -> None:
         """Drop an indexed `entry`."""
-        self._order.remove(self._rank(entry))
-        self._mineable.discard(entry.txid)
-        self._rates.remove(fee_rate_per_kb(entry.fee, entry.size))
-        self._count -= 1
+        self._future.discard(entry)
+        self._executable.discard(entry)
         self.total_fees -= entry.fee
 
     def set_mineable(self, entry: RankedEntry, mineable: bool) -> bool:
         """Move `entry` between the future and the executable class (its gap filled or
         opened); True when its class changed."""
-        if (entry.txid in self._mineable) == mineable:
+        source, target = (
+            (self._future, self._executable) if mineable else (self._executable, self._future)
+        )
+        if entry not in source:
             return False
-        self._order.remove(self._rank(entry))
-        if mineable:
-            self._mineable.add(entry.txid)
-        else:
-            self._mineable.discard(entry.txid)
-        self._order.add(self._rank(entry))
+        source.remove(entry)
+        target.add(entry)
         return True
 
-    def is_mineable(self, txid: bytes) -> bool:
-        return txid in self._mineable
+    def is_mineable(self, entry: RankedEntry) -> bool:
+        return entry in self._executable
 
     def lowest(self) -> Iterator[Rank]:
-        """Ranks from the first to evict on (iterating is O(1) per step)."""
-        return iter(self._order)
+        """Ranks from the first to evict on: every future entry, then every executable one
+        (iterating is O(1) per step)."""
+        for mineable, entries in ((0, self._future), (1, self._executable)):
+            for entry in entries:
+                yield (mineable, rate_key(entry.fee, entry.size), -entry.seq, entry.txid)
 
     def rate_stats(self) -> tuple[int, int, int]:
-        """(min, median, max) fee rate in units per 1,000 bytes; 0s when empty. O(log n)."""
-        count = len(self._rates)
+        """(min, median, max) fee rate in units per 1,000 bytes; 0s when empty. O(log^2 n):
+        order statistics over the two sorted lists, never a sort."""
+        count = len(self)
         if not count:
             return 0, 0, 0
         mid = count // 2
-        median = self._rates[mid] if count % 2 else (self._rates[mid - 1] + self._rates[mid]) // 2
-        return self._rates[0], median, self._rates[-1]
+        high = self._kth(mid)
+        median = high if count % 2 else (self._kth(mid - 1) + high) // 2
+        return self._kth(0), median, self._kth(count - 1)
+
+    def _kth(self, k: int) -> int:
+        """fee_rate_per_kb of the k-th (0-based) lowest fee rate over both lists."""
+        a, b = self._future, self._executable
+        lo, hi = max(0, k + 1 - len(b)), min(k + 1, len(a))
+        while True:  # i entries from a and j = k + 1 - i from b are the k + 1 lowest
+            i = (lo + hi) // 2
+            j = k + 1 - i
+            if i < len(a) and j > 0 and _order_key(b[j - 1]) > _order_key(a[i]):
+                lo = i + 1
+            elif i > 0 and j < len(b) and _order_key(a[i - 1]) > _order_key(b[j]):
+                hi = i - 1
+            else:
+                break
+        last = [e for e in (a[i - 1] if i else None, b[j - 1] if j else None) if e is not None]
+        entry = max(last, key=_order_key)
+        return fee_rate_per_kb(entry.fee, entry.size)
 
 
 def outranks(new: tuple[int, int], old: Rank) -> bool:

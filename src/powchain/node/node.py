@@ -34,7 +34,7 @@ from .sigverify import SignatureVerifier
 if TYPE_CHECKING:
     from .miner import Miner
 
-__all__ = ["NodeConfig", "Node", "TxLookup", "AccountInfo", "PeerNetwork"]
+__all__ = ["NodeConfig", "Node", "TxLookup", "AccountInfo", "PeerNetwork", "MiningServer"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,12 @@ class PeerNetwork(Protocol):
     async def connect(self, host: str, port: int) -> None: ...
 
     def ban_list(self) -> list[dict[str, Any]]: ...
+
+
+class MiningServer(Protocol):
+    """What `stratum` attaches as `node.stratum` while its server runs (the API reads it)."""
+
+    def stats(self) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -78,6 +84,10 @@ class NodeConfig:
     mempool_expiry: int = 14 * 24 * 3600
     verify_processes: int = 2  # workers verifying the signatures of large blocks (0: inline)
     explorer_wallet: bool = False  # node-side wallet of the explorer even on a public API host
+    stratum: str | None = None  # "HOST:PORT" of the Stratum v1 server (None: off)
+    stratum_min_difficulty: float | None = None  # vardiff floor (None: the server's default)
+    stratum_share_interval: float = 10.0  # vardiff's target seconds per share
+    stratum_rebroadcast: float = 55.0  # a fresh job at least this often (tests shorten it)
 
     def __post_init__(self) -> None:
         self.datadir = Path(self.datadir)
@@ -122,6 +132,7 @@ class Node:
             config.params, max_bytes=config.mempool_max_bytes, expiry=config.mempool_expiry
         )
         self.network: PeerNetwork | None = None
+        self.stratum: MiningServer | None = None
         self.miner: Miner | None = None
         self._opened = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -336,8 +347,13 @@ class Node:
         return network_hashrate(self.tip)
 
     def miner_hashrate(self) -> float | None:
-        """Nonces per second this node's miner achieves; None when not mining (yet)."""
-        return self.miner.hashrate if self.miner is not None else None
+        """Nonces per second this node's miner achieves, or else its Stratum workers together
+        (estimated from their accepted shares); None when neither mines (yet)."""
+        if self.miner is not None:
+            return self.miner.hashrate
+        if self.stratum is not None:
+            return float(self.stratum.stats()["hashrate"]) or None
+        return None
 
     def is_synced(self) -> bool:
         """True when no known header chain has more work than the active tip."""

@@ -15,7 +15,14 @@ import hashlib
 import struct
 from types import ModuleType
 
-__all__ = ["search_nonce", "search_nonce_py", "NONCE_SPACE", "KERNEL", "backend"]
+__all__ = [
+    "search_nonce",
+    "search_nonce_py",
+    "NONCE_SPACE",
+    "KERNEL",
+    "backend",
+    "kernel_backends",
+]
 
 NONCE_SPACE = 2**32
 """The header nonce is a u32."""
@@ -28,8 +35,14 @@ except ImportError:  # no compiler at install time: the pure-Python search below
 
 
 def backend() -> str:
-    """Which search runs: 'c-openssl', 'c-portable' (the kernel's SHA-256) or 'python'."""
+    """Which search runs: 'c-avx512', 'c-sha-ni', 'c-avx2' (multi-way kernels, chosen by CPU
+    feature), 'c-openssl', 'c-portable' (one nonce at a time) or 'python'."""
     return "python" if KERNEL is None else f"c-{KERNEL.backend()}"
+
+
+def kernel_backends() -> list[str]:
+    """The C kernel's backends this CPU runs, best first (empty without the kernel)."""
+    return [] if KERNEL is None else list(KERNEL.backends())
 
 
 def search_nonce(header76: bytes, start: int, end: int, target: int) -> int | None:

@@ -255,6 +255,11 @@ class AddrMan:
         with self._db.transaction():
             return self._db.execute("DELETE FROM p2p_bans WHERE key = ?", (key,)) > 0
 
+    def clear_bans(self) -> int:
+        """Lift every ban (`powchain node --clear-bans`, Core's `clearbanned`); how many."""
+        with self._db.transaction():
+            return self._db.execute("DELETE FROM p2p_bans")
+
     def is_banned(self, key: str, now: int) -> bool:
         row = self._db.query_one("SELECT until FROM p2p_bans WHERE key = ?", (key,))
         return row is not None and int(row[0]) > now

@@ -16,11 +16,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 from websockets.asyncio.client import connect as ws_connect
 from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import WebSocketException
+from websockets.exceptions import InvalidStatus, WebSocketException
+from websockets.http11 import Request, Response
 
 from powchain.core.hashing import hash_to_hex
 from powchain.core.params import ChainParams
@@ -146,6 +148,8 @@ class Connections(Component):
             peer = await self._open(host, port)
         except (OSError, TimeoutError, WebSocketException, Refused) as exc:
             reason = getattr(exc, "reason", None) or f"connect-failed: {exc!r}"
+            if isinstance(exc, InvalidStatus):  # an HTTP server that is no peer (a REST API?)
+                reason = not_a_p2p_port(host, port, exc.response.status_code)
             log.info("cannot connect to %s:%d: %s", host, port, reason)
             backoff.failed(time.monotonic())
             if self.pm.addrman is not None:
@@ -290,8 +294,16 @@ class Connections(Component):
         pm.headersync.send_getheaders(peer, tuple(self.node.block_locator()))
 
     def punish(self, peer: Peer, reason: str) -> None:
-        """Ban the peer for config.ban_seconds (24 h by default) and record why."""
+        """Ban the peer for config.ban_seconds (24 h by default) and record why.
+
+        Devnet peers on loopback are only disconnected (see `never_ban`): they are our own
+        local nodes, and a ban of one (persisted for 24 h) outlives whatever a restart or a
+        mix-up of datadirs made it send (issue 12)."""
         pm = self.pm
+        if never_ban(pm.params.name, peer.host):
+            log.warning("disconnected devnet peer %s (not banned): %s", peer.address, reason)
+            self.record_refused(peer, f"disconnected: {reason}")
+            return
         seconds = int(pm.cfg("ban_seconds", 86_400))
         assert pm.addrman is not None
         pm.addrman.ban(peer.ban_key, pm.now(), seconds, reason)
@@ -416,3 +428,34 @@ def candidate(peer: Peer) -> Candidate:
 def peer_check(connections: Connections, peer: Peer) -> Callable[[m.Version], None]:
     """The handshake's version check bound to one peer."""
     return lambda version: connections.check_version(peer, version)
+
+
+NEVER_BAN_NETWORKS = frozenset({"devnet"})
+"""Networks whose loopback peers are disconnected for misbehaviour, never banned (issue 12)."""
+
+
+def never_ban(network: str, host: str) -> bool:
+    """True for a loopback peer of a local devnet (`powchain devnet` runs every node there)."""
+    return network in NEVER_BAN_NETWORKS and is_loopback(host)
+
+
+def not_a_p2p_port(host: str, port: int, status: int) -> str:
+    """The dial failure reason for an HTTP answer instead of a WebSocket handshake."""
+    return (
+        f"not-a-p2p-port: {host}:{port} answered HTTP {status}, not a WebSocket handshake "
+        "(is it a node's REST API? `powchain status` shows its p2p_port)"
+    )
+
+
+def plain_http_answer(
+    connection: ServerConnection, request: Request, network: str, api_host: str, api_port: int
+) -> Response | None:
+    """A request to the P2P port that is not a WebSocket upgrade (curl, a browser,
+    `powchain --node` given this port) gets 426 and one line saying where the API is."""
+    if request.headers.get("Upgrade", "").lower() == "websocket":
+        return None
+    host = api_host
+    if host in ("0.0.0.0", "::", ""):
+        host = request.headers.get("Host", "127.0.0.1").rpartition(":")[0] or "127.0.0.1"
+    text = f"this is the P2P port of a powchain node ({network}); its API is http://{host}:{api_port}\n"
+    return connection.respond(HTTPStatus.UPGRADE_REQUIRED, text)

@@ -31,7 +31,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from websockets.asyncio.server import Server, serve
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request, Response
 
 from powchain.consensus.errors import Rejected
 from powchain.core.params import genesis_block
@@ -39,7 +40,7 @@ from powchain.core.params import genesis_block
 from .addrman import AddrMan
 from .blockfetch import REQUEST_INTERVAL, BlockFetch
 from .component import Component, Handler
-from .connections import USER_AGENT, Backoff, Connections, parse_hostport
+from .connections import USER_AGENT, Backoff, Connections, parse_hostport, plain_http_answer
 from .headersync import FUTURE_RETRY, LOW_WORK_FORK_DEPTH, HeaderSync
 from .peer import SEND_TIMEOUT, WS_MAX_QUEUE, WS_MAX_SIZE, Peer
 from .relay import Relay
@@ -164,6 +165,7 @@ class PeerManager:
                 max_queue=WS_MAX_QUEUE,
                 compression=None,
                 ping_interval=None,
+                process_request=self._plain_http,
             )
             self.listen_port = self._server.sockets[0].getsockname()[1]
             log.info("p2p listening on port %d", self.listen_port)
@@ -190,6 +192,11 @@ class PeerManager:
         self.addrman = None  # the node owns (and closes) its database
         if getattr(self.node, "network", None) is self:
             self.node.network = None
+
+    def _plain_http(self, connection: ServerConnection, request: Request) -> Response | None:
+        api_host = str(self.cfg("api_host", "127.0.0.1"))
+        api_port = int(self.cfg("api_port", self.params.api_port))
+        return plain_http_answer(connection, request, self.params.name, api_host, api_port)
 
     async def _maintain(self) -> None:
         """Every `tick`: each component's housekeeping (pings, timeouts, dialing, requests)."""

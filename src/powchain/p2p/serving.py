@@ -65,7 +65,17 @@ class Serving(Component):
         assert self.pm.addrman is not None
         peer.push(m.Addr(tuple(self.pm.addrman.sample())))
 
+    def peer_has(self, peer: Peer, block_hash: bytes) -> None:
+        """The peer has (or is being sent) this block: its height counts as the peer's
+        (Core: synced_blocks). A peer we announce to never announces back, and kept the
+        height of its handshake in the peers table otherwise (issue 12)."""
+        entry = self.node.entry(block_hash)
+        if entry is not None:
+            peer.best_height = max(peer.best_height, entry.height)
+
     def on_getheaders(self, peer: Peer, message: m.GetHeaders) -> None:
+        if message.locator:  # the first locator hash is the peer's tip
+            self.peer_has(peer, message.locator[0])
         headers = self.node.headers_after(list(message.locator), message.stop, m.MAX_HEADERS)
         peer.push(m.Headers(tuple(headers)[: m.MAX_HEADERS]))
 
@@ -95,6 +105,7 @@ class Serving(Component):
                     missing.append(item)
                 else:
                     peer.push_frame(m.encode_block_raw(raw))
+                    self.peer_has(peer, item.hash)
                 continue
             if count % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)  # let other peers run between batches

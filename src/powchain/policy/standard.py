@@ -11,7 +11,7 @@ from ..consensus.errors import Kind, Rejected
 from ..core.transaction import NOTARY_TAG, Transaction, post_text
 from .limits import MAX_STANDARD_TX_SIZE
 
-__all__ = ["check_standard", "is_notarization"]
+__all__ = ["check_standard", "check_not_empty", "is_notarization"]
 
 NOTARY_DATA_SIZE = 33
 """A notarization's data: NOTARY_TAG then a 32-byte digest (issue 15, light.notary)."""
@@ -25,7 +25,7 @@ def is_notarization(data: bytes) -> bool:
 def check_standard(tx: Transaction) -> None:
     """Raises `Rejected(POLICY, reason)`: `coinbase` for a loose coinbase, `tx-size` above
     MAX_STANDARD_TX_SIZE bytes, `nonstandard-data` when `data` is neither empty, a post of
-    valid UTF-8 text nor a notarization (0x02 + 32 bytes)."""
+    valid UTF-8 text nor a notarization (0x02 + 32 bytes), and those of `check_not_empty`."""
     if tx.is_coinbase:
         raise Rejected(Kind.POLICY, "coinbase", "a coinbase is only valid inside a block")
     if tx.size > MAX_STANDARD_TX_SIZE:
@@ -36,3 +36,17 @@ def check_standard(tx: Transaction) -> None:
             "nonstandard-data",
             "data must be empty, a UTF-8 post or a notarization (0x02 + 32 bytes)",
         )
+    check_not_empty(tx)
+
+
+def check_not_empty(tx: Transaction) -> None:
+    """Raises `Rejected(POLICY, reason)` for a transaction that only burns its fee (issue 12):
+    `zero-payment` for 0 units without data, `empty-post` for a post whose text is empty or
+    only whitespace. Consensus still accepts both inside a block."""
+    if tx.amount == 0 and not tx.data:
+        raise Rejected(
+            Kind.POLICY, "zero-payment", "a payment of 0 coins without data moves nothing"
+        )
+    text = post_text(tx.data)
+    if text is not None and not text.strip():
+        raise Rejected(Kind.POLICY, "empty-post", "a post needs some text")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -127,6 +128,14 @@ class NodeClient:
 
     def add_peer(self, address: str) -> dict[str, Any]:
         return self._json("POST", "/peers", json={"address": address}, admin=True)
+
+    def bans(self) -> list[dict[str, Any]]:
+        return list(self._json("GET", "/bans")["bans"])
+
+    def unban(self, address: str | None) -> list[str]:
+        """Lift the ban of `address`, or every ban when None (admin); the addresses lifted."""
+        path = "/bans" if address is None else f"/bans/{quote(address, safe='')}"
+        return list(self._json("DELETE", path, admin=True)["unbanned"])
 
     def mine(self, blocks: int, address: str) -> list[str]:
         body = {"blocks": blocks, "address": address}

@@ -75,8 +75,13 @@ def _derive(passphrase: str, salt: bytes, n: int) -> bytes:
     return kdf.derive(passphrase.encode("utf-8"))
 
 
-def _aad(version: int, n: int, salt: bytes) -> bytes:
-    return f"powchain-keystore/{version}/{n}/{salt.hex()}".encode()
+def _aad(version: int, n: int, salt: bytes, public: object = None) -> bytes:
+    """Associated data: the header fields, and the public key list when the file has one
+    (files written before it had none; they still open)."""
+    base = f"powchain-keystore/{version}/{n}/{salt.hex()}"
+    if public is None:
+        return base.encode()
+    return (base + "/" + json.dumps(public, sort_keys=True, separators=(",", ":"))).encode()
 
 
 @dataclass(slots=True)
@@ -121,7 +126,8 @@ class Keystore:
         )
         self.scrypt_n = max(self.scrypt_n, DEFAULT_SCRYPT_N)  # old files upgrade
         key = _derive(passphrase, salt, self.scrypt_n)
-        aad = _aad(KEYSTORE_VERSION, self.scrypt_n, salt)
+        public = [{"name": k.name, "pubkey": k.pubkey.hex()} for k in self.keys]
+        aad = _aad(KEYSTORE_VERSION, self.scrypt_n, salt, public)
         ciphertext = AESGCM(key).encrypt(nonce, plain.encode(), aad)
         return {
             "version": KEYSTORE_VERSION,
@@ -130,6 +136,9 @@ class Keystore:
             "cipher": "aes-256-gcm",
             "nonce": nonce.hex(),
             "ciphertext": ciphertext.hex(),
+            # the addresses are public: `wallet address` reads them without the passphrase;
+            # bound to the ciphertext, so every passphrase use checks them
+            "public": public,
         }
 
     @classmethod
@@ -154,7 +163,7 @@ class Keystore:
             )
         try:
             plain = AESGCM(_derive(passphrase, salt, n)).decrypt(
-                nonce, ciphertext, _aad(KEYSTORE_VERSION, n, salt)
+                nonce, ciphertext, _aad(KEYSTORE_VERSION, n, salt, doc.get("public"))
             )
         except InvalidTag as exc:
             raise WrongPassphrase("wrong passphrase (or the keystore file was modified)") from exc
@@ -175,20 +184,53 @@ class Keystore:
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
 
+    @staticmethod
+    def public_keys(path: Path) -> list[tuple[str, bytes]]:
+        """(name, 32-byte public key) of each key, read without the passphrase. KeystoreError
+        when the file is missing or was written before public keys were kept in it."""
+        doc = _read_doc(path)
+        public = doc.get("public")
+        if not isinstance(public, list):
+            raise KeystoreError(
+                f"{path} keeps no public addresses yet (written by an older version): any "
+                "command that asks for the passphrase adds them"
+            )
+        try:
+            return [(str(e["name"]), bytes.fromhex(str(e["pubkey"]))) for e in public]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise KeystoreError(f"malformed keystore file {path}: {exc}") from exc
+
+    @classmethod
+    def first_address(cls, path: Path, hrp: str, name: str | None = None) -> str:
+        """The address of key `name` (default: the first), without the passphrase."""
+        for key_name, pub in cls.public_keys(path):
+            if name is None or key_name == name:
+                return encode_address(hrp, pub)
+        raise KeystoreError("the wallet has no keys" if name is None else f"no key named {name!r}")
+
     @classmethod
     def load(cls, path: Path, passphrase: str) -> Keystore:
-        """Read and decrypt; KeystoreError when missing or malformed, WrongPassphrase."""
-        try:
-            doc = json.loads(path.read_text())
-        except FileNotFoundError as exc:
-            raise KeystoreError(
-                f"no wallet at {path} (create one with `powchain wallet create`)"
-            ) from exc
-        except (OSError, ValueError) as exc:
-            raise KeystoreError(f"cannot read wallet {path}: {exc}") from exc
-        if not isinstance(doc, dict):
-            raise KeystoreError(f"malformed keystore file {path}")
-        return cls.decrypt(doc, passphrase)
+        """Read and decrypt; KeystoreError when missing or malformed, WrongPassphrase. A file
+        without the public key list (an older version's) gets it, written back."""
+        doc = _read_doc(path)
+        store = cls.decrypt(doc, passphrase)
+        if "public" not in doc:
+            store.save(path, passphrase)
+        return store
+
+
+def _read_doc(path: Path) -> dict[str, object]:
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise KeystoreError(
+            f"no wallet at {path} (create one with `powchain wallet create`)"
+        ) from exc
+    except (OSError, ValueError) as exc:
+        raise KeystoreError(f"cannot read wallet {path}: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise KeystoreError(f"malformed keystore file {path}")
+    return doc
 
 
 def read_passphrase(confirm: bool = False, prompt: Callable[[str], str] = getpass.getpass) -> str:

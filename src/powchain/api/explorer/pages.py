@@ -1,7 +1,7 @@
 """The explorer's pages (server-rendered, HTML): dashboard, chain view, blocks, block,
-transaction, address, mempool, peers, post wall and search. Each route reads the Node facade,
-builds a small view model (`present`, `chainview`) and renders a Jinja2 template. Routes are
-`async def` so they run on the node's loop, like the REST API's.
+transaction, address, mempool, peers, miners (the Stratum port), post wall and search. Each
+route reads the Node facade, builds a small view model (`present`, `chainview`) and renders a
+Jinja2 template. Routes are `async def` so they run on the node's loop, like the REST API's.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from ...consensus.errors import Rejected
 from ...core.hashing import hash_to_hex, hex_to_hash
 from ...core.keys import AddressError, decode_address
 from ...core.units import parse_coins
-from ..bounds import before_query, cursor_query, parse_cursor
+from ..bounds import before_query, cursor_query
+from ..history import history_page
 from ..nodewallet import NodeWallet, WalletDisabled
-from ..routes import connected_peers, mempool_stats
+from ..routes import connected_peers, mempool_stats, stratum_stats
 from ..schemas import address_or_none
 from . import chainview, present
 
@@ -221,15 +222,20 @@ async def address(
     except AddressError:
         return _not_found(request, f"address {address}")
     try:
-        items, next_cursor = node.address_history(pub, parse_cursor(cursor), PAGE)
+        page, next_cursor = history_page(node, pub, cursor or None, PAGE)
     except ValueError:  # BadParameter, or a cursor storage cannot place
         return _render(request, "notfound.html", 400, what=f"page {cursor!r} of {address}")
-    rows = []
-    for item in items:
-        found = node.get_transaction(item.txid)
-        if found is not None:
-            view = present.tx_view(found.tx, node.params)
-            rows.append({"tx": view, "height": found.height, "direction": item.direction})
+    rows = [
+        {
+            "tx": present.tx_view(row.found.tx, node.params),
+            "height": row.found.height,
+            "kind": row.kind,
+            "delta": row.delta,
+            "fee": row.fee_paid,
+            "balance_after": row.balance_after,
+        }
+        for row in page
+    ]
     return _render(
         request,
         "address.html",
@@ -261,6 +267,14 @@ async def peers(request: Request) -> HTMLResponse:
         bans=bans,
         networking=network is not None,
     )
+
+
+@router.get("/miners", response_class=HTMLResponse)
+async def miners(request: Request) -> HTMLResponse:
+    """The Stratum port: URL, workers with their hash rate and shares, blocks found."""
+    stats = stratum_stats(_node(request))
+    rejected = sum(stats["shares"]["rejected"].values())
+    return _render(request, "miners.html", stratum=stats, rejected_total=rejected)
 
 
 # -- post wall and the node-side wallet ------------------------------------------------------

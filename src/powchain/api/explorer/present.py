@@ -11,7 +11,7 @@ from typing import Any
 from ...consensus.pow import bits_to_target
 from ...core.hashing import hash_to_hex
 from ...core.transaction import Transaction, post_text
-from ..schemas import address_or_none
+from ..schemas import address_or_none, printable
 
 __all__ = ["coins", "difficulty_of", "tx_view", "block_rows", "Series", "series", "TxView"]
 
@@ -44,6 +44,8 @@ class TxView:
     nonce: int
     size: int
     post: str | None
+    data_hex: str = ""
+    data_text: str = ""
 
 
 def tx_view(tx: Transaction, params: Any) -> TxView:
@@ -57,6 +59,8 @@ def tx_view(tx: Transaction, params: Any) -> TxView:
         nonce=tx.nonce,
         size=tx.size,
         post=None if tx.is_coinbase else post_text(tx.data),
+        data_hex=tx.data.hex(),
+        data_text=printable(tx.data),
     )
 
 

@@ -64,8 +64,23 @@
     window.addEventListener("pagehide", function () { source.close(); });
   }
 
+  // The admin token is asked once per browser session: remembered in sessionStorage when a
+  // form is sent, filled into every token field afterwards (this tab only, until it closes).
+  var TOKEN_KEY = "powchain-admin-token";
+  function rememberToken() {
+    var saved = null;
+    try { saved = window.sessionStorage.getItem(TOKEN_KEY); } catch (e) { return; }
+    document.querySelectorAll('input[name="token"]').forEach(function (el) {
+      if (saved && !el.value) el.value = saved;
+      if (el.form) el.form.addEventListener("submit", function () {
+        if (el.value) window.sessionStorage.setItem(TOKEN_KEY, el.value.trim());
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     localTimes(document);
+    rememberToken();
     connect();
   });
 })();

@@ -17,10 +17,10 @@ from typing import Any
 
 import click
 
-from .core.hashing import hash_to_hex
-from .core.keys import xonly_pubkey
-from .core.params import genesis_block
-from .core.units import format_coins, parse_coins
+from ..core.hashing import hash_to_hex
+from ..core.keys import xonly_pubkey
+from ..core.params import genesis_block
+from ..core.units import format_coins, parse_coins
 
 __all__ = ["notarize_files", "POLL_SECONDS"]
 
@@ -33,10 +33,10 @@ def _fee(opts: dict[str, Any], size: int) -> int:
             return parse_coins(opts["fee"])
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--fee") from exc
-    from .wallet.builder import suggest_fee
+    from ..wallet.builder import suggest_fee
 
     try:
-        from .policy.fees import min_relay_fee
+        from ..policy.fees import min_relay_fee
     except ImportError:
         return suggest_fee(size)
     return max(min_relay_fee(size), suggest_fee(size, 2))
@@ -44,9 +44,9 @@ def _fee(opts: dict[str, Any], size: int) -> int:
 
 def _submit(ctx: Any, opts: dict[str, Any], data: bytes) -> str:
     """Sign and submit the notarizing transaction; its txid (people's hex)."""
-    from .wallet.builder import build_transfer, tx_size
-    from .wallet.client import NodeClient
-    from .wallet.keystore import Keystore, read_passphrase
+    from ..wallet.builder import build_transfer, tx_size
+    from ..wallet.client import NodeClient
+    from ..wallet.keystore import Keystore, read_passphrase
 
     wallet_file = opts.get("wallet_file") or ctx.datadir / "wallet.json"
     key = Keystore.load(wallet_file, read_passphrase()).get(opts.get("key_name"))
@@ -65,7 +65,7 @@ def _submit(ctx: Any, opts: dict[str, Any], data: bytes) -> str:
 
 def _wait(ctx: Any, txid: str, confirmations: int, timeout: float) -> dict[str, Any]:
     """Poll the node until `txid` has `confirmations`; its proof JSON. A progress line."""
-    from .wallet.client import ApiError, NodeClient
+    from ..wallet.client import ApiError, NodeClient
 
     deadline = time.monotonic() + timeout
     with NodeClient(ctx.urls[0]) as client:
@@ -98,10 +98,10 @@ def notarize_files(
     ctx: Any, files: tuple[Path, ...], opts: dict[str, Any], digest: Callable[[Path], bytes]
 ) -> None:
     """The whole command: digests, one transaction, wait, check, write FILE.pcproof."""
-    from .light.notary import DigestTree, PcProof, notary_data, verify_pcproof
-    from .light.proof import ProofError, TxProof
-    from .wallet.client import ApiError
-    from .wallet.keystore import KeystoreError
+    from ..light.notary import DigestTree, PcProof, notary_data, verify_pcproof
+    from ..light.proof import ProofError, TxProof
+    from ..wallet.client import ApiError
+    from ..wallet.keystore import KeystoreError
 
     digests = [digest(path) for path in files]
     tree = DigestTree.of(digests)

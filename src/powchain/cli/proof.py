@@ -4,8 +4,8 @@ These commands trust no node for the answer: they keep their own headers-only ch
 (`powchain.light`, in DATADIR/light/headers.sqlite), sync it from every `--node` given (each
 header checked: links, proof of work, the network's difficulty rule, most work), and check the
 proof against it. Nodes that disagree are named, never silently outvoted; with no node
-reachable the stored headers are used and the answer says so. `register(main)` adds the
-commands to the `powchain` group (one line in cli.py).
+reachable the stored headers are used and the answer says so. Importing this module adds the
+commands to the `powchain` group (`cli/__init__.py` imports it).
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from typing import Any, TypeVar
 
 import click
 
-from .config import NETWORK_FILE_ENV, default_api_url, resolve_datadir
-from .core.hashing import hash_to_hex
-from .core.params import NETWORKS, ChainParams
+from ..config import default_api_url, resolve_datadir
+from ..core.hashing import hash_to_hex
+from .common import datadir_option, network_file_option, network_option, resolve_network
+from .root import main
 
 __all__ = ["register", "proof", "verify", "notarize"]
 
@@ -59,27 +60,7 @@ def _options(multiple_nodes: bool) -> Callable[[F], F]:
             default=None,
             help="The light client's header file [default: DATADIR/light/headers.sqlite].",
         )(f)
-        f = click.option(
-            "--datadir",
-            type=click.Path(file_okay=False, path_type=Path),
-            default=None,
-            help="Data directory [default: $POWCHAIN_DATADIR or ~/.powchain/NETWORK].",
-        )(f)
-        f = click.option(
-            "--network-file",
-            type=click.Path(dir_okay=False, path_type=Path),
-            default=None,
-            envvar=NETWORK_FILE_ENV,
-            help="Your own network's file; replaces --network.",
-        )(f)
-        return click.option(
-            "--network",
-            type=click.Choice(sorted(NETWORKS)),
-            default="regtest",
-            show_default=True,
-            envvar="POWCHAIN_NETWORK",
-            help="Which chain.",
-        )(f)
+        return network_option(network_file_option(datadir_option(f)))
 
     return wrap
 
@@ -88,7 +69,7 @@ class LightCtx:
     """Network, datadir, node URLs and the header chain of one command."""
 
     def __init__(self, opts: dict[str, Any]) -> None:
-        self.params = _params(opts["network"], opts.get("network_file"))
+        self.params = resolve_network(opts["network"], opts.get("network_file"))[0]
         self.datadir = resolve_datadir(opts.get("datadir"), self.params.name)
         nodes = opts.get("nodes")
         if isinstance(nodes, str):
@@ -100,8 +81,8 @@ class LightCtx:
 
     def chain(self) -> Any:
         if self._chain is None:
-            from .light.headerchain import HeaderChain
-            from .light.store import HeaderStore
+            from ..light.headerchain import HeaderChain
+            from ..light.store import HeaderStore
 
             try:
                 self._chain = HeaderChain(self.params, HeaderStore(self.headers_file))
@@ -111,8 +92,8 @@ class LightCtx:
 
     def sync(self, quiet: bool = False) -> Any:
         """Sync the header chain from every node; print disagreements; the SyncReport."""
-        from .light.sync import HttpSource, follow
-        from .light.wspeer import WsSource
+        from ..light.sync import HttpSource, follow
+        from ..light.wspeer import WsSource
 
         sources: list[Any] = [HttpSource(url) for url in self.urls]
         sources += [WsSource(address, self.params) for address in self.peers]
@@ -125,18 +106,6 @@ class LightCtx:
             if state.status != "unreachable" or not quiet:
                 click.echo(f"warning: {state.describe()}", err=True)
         return report
-
-
-def _params(network: str, network_file: Path | None) -> ChainParams:
-    if network_file is None:
-        return NETWORKS[network]
-    from .config import load_network_file
-    from .consensus.netfile import NetworkFileError
-
-    try:
-        return load_network_file(network_file).params
-    except NetworkFileError as exc:
-        raise click.ClickException(exc.reason) from exc
 
 
 def _against(report: Any) -> str:
@@ -186,7 +155,7 @@ def proof(txid: str, merkleblock: bool, **opts: Any) -> None:
       powchain proof 3f2a... > tx.proof
       powchain verify tx.proof --node http://127.0.0.1:18745
     """
-    from .wallet.client import ApiError, NodeClient
+    from ..wallet.client import ApiError, NodeClient
 
     ctx = LightCtx(opts)
     try:
@@ -197,7 +166,7 @@ def proof(txid: str, merkleblock: bool, **opts: Any) -> None:
     if merkleblock:
         click.echo(body["merkleblock"])
         return
-    from .core.params import genesis_block
+    from ..core.params import genesis_block
 
     doc = {"format": "powchain-txproof", "version": 1, "network": ctx.params.name}
     doc["genesis"] = hash_to_hex(genesis_block(ctx.params).hash)
@@ -222,7 +191,7 @@ def verify(proof_file: Path, confirmations: int, **opts: Any) -> None:
     Example:
       powchain verify tx.proof --node http://a:18745 --node http://b:18745
     """
-    from .light.proof import ProofError, TxProof, verify_tx_proof
+    from ..light.proof import ProofError, TxProof, verify_tx_proof
 
     ctx = LightCtx(opts)
     try:
@@ -303,14 +272,14 @@ def notarize(files: tuple[Path, ...], check: bool, **opts: Any) -> None:
     if check:
         _verify_files(ctx, files, opts["confirmations"])
     else:
-        from .cli_notary import notarize_files
+        from .notary import notarize_files
 
         notarize_files(ctx, files, opts, _digest)
 
 
 def _verify_files(ctx: LightCtx, files: tuple[Path, ...], confirmations: int) -> None:
-    from .light.notary import MAX_PCPROOF_BYTES, PcProof, verify_pcproof
-    from .light.proof import ProofError
+    from ..light.notary import MAX_PCPROOF_BYTES, PcProof, verify_pcproof
+    from ..light.proof import ProofError
 
     report = ctx.sync(quiet=True)
     failed = 0
@@ -339,3 +308,6 @@ def register(main: click.Group) -> None:
     """Add proof, verify and notarize to the `powchain` command group."""
     for command in (proof, verify, notarize):
         main.add_command(command)
+
+
+register(main)
