@@ -182,15 +182,17 @@ class StratumTestClient:
         return counter.to_bytes(self.extranonce2_size, "big")
 
     def find_share(
-        self, job: Notify, difficulty: float, counter: int = 0
+        self, job: Notify, difficulty: float, counter: int = 0, not_block: bool = False
     ) -> tuple[bytes, int, bytes]:
-        """(extranonce2, nonce, header hash) of a share meeting `difficulty`."""
+        """(extranonce2, nonce, header hash) of a share meeting `difficulty`; with
+        `not_block`, one that does not also meet the job's block target (nbits)."""
         target = share_target(difficulty)
+        block = compact_target(int(job.nbits_hex, 16)) if not_block else -1
         en2 = self.extranonce2(counter)
         head = self.header_prefix(job, en2)
         for nonce in range(2**32):
             digest = dsha(head + nonce.to_bytes(4, "little"))
-            if int.from_bytes(digest, "little") <= target:
+            if block < int.from_bytes(digest, "little") <= target:
                 return en2, nonce, digest
         raise AssertionError("nonce space exhausted")
 

@@ -110,7 +110,7 @@ def test_each_error_code_with_its_trigger(tmp_path: Path) -> None:
 
         client = ready(s)
         job = client.jobs[-1]
-        en2, nonce, _ = client.find_share(job, FLOOR, 1)
+        en2, nonce, _ = client.find_share(job, FLOOR, 1, not_block=True)  # the job stays live
         stale = client.call("mining.submit", [user, "deadbeef", en2.hex(), job.ntime_hex, "0" * 8])
         assert stale["error"][0] == 21  # job not found
         assert client.submit(user, job, en2, nonce)["result"] is True

@@ -39,7 +39,7 @@ def test_the_api_metrics_and_miners_page_show_workers_shares_and_blocks(tmp_path
         user = s.address(MINER.pub)
         client.call("mining.authorize", [user + ".rig", "x"])
         job = client.wait_job()
-        en2, nonce, _ = client.find_share(job, FLOOR, 1)
+        en2, nonce, _ = client.find_share(job, FLOOR, 1, not_block=True)
         client.submit(user + ".rig", job, en2, nonce)
         client.submit(user + ".rig", job, en2, nonce)  # duplicate
         network = DIFF1 / compact_target(int(job.nbits_hex, 16))
