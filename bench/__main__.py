@@ -19,6 +19,7 @@ from powchain.node import powsearch
 from . import (
     b_api,
     b_connect,
+    b_light,
     b_memory,
     b_mempool,
     b_mining,
@@ -41,6 +42,7 @@ SUITES: list[tuple[str, str, Callable[[Data], list[Row]]]] = [
     ("B11a,B11b", "full-mempool transaction cost", b_mempool.run),
     ("B13k,B13m,B13n,B13s", "nonce kernels and Stratum", lambda d: b_stratum.run(d.smoke)),
     ("B12-4,B12-7,B14", "validator networks", b_validators.run),
+    ("B15a,B15b,B15c,B15d", "proofs and the light client", b_light.run),
 ]
 NOT_BUILT: list[tuple[str, str]] = []
 

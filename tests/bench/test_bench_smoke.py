@@ -17,6 +17,7 @@ EXPECTED = {
     *("B13k-portable", "B13m", "B13n", "B13s"),
     *("B12-4", "B12-7", "B14"),  # validator networks (issue 14)
 }
+EXPECTED |= {"B15a", "B15b", "B15c", "B15d"}
 
 
 def test_every_benchmark_runs_at_smoke_size(tmp_path: Path) -> None:

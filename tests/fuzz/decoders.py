@@ -8,6 +8,7 @@ Anything else (IndexError, OverflowError, UnicodeDecodeError, RecursionError, ..
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,14 @@ from powchain.consensus.state import AccountState, BlockUndo
 from powchain.core import keys
 from powchain.core.block import Block, BlockHeader
 from powchain.core.encoding import ParseError
+from powchain.core.hashing import merkle_root
+from powchain.core.merkleblock import (
+    MerkleBlock,
+    MerkleBlockError,
+    decode_merkleblock,
+    encode_merkleblock,
+    extract_matches,
+)
 from powchain.core.params import DEVNET, REGTEST, genesis_block
 from powchain.core.transaction import Transaction, make_post_data
 from powchain.p2p import messages as m
@@ -35,6 +44,14 @@ class Decoder:
 
 def _address_decode(raw: bytes) -> object:
     return keys.decode_address(raw.decode("latin-1"), REGTEST.hrp)
+
+
+def _merkleblock_decode(raw: bytes) -> MerkleBlock:
+    """Parse, then walk the partial tree (its own typed errors count as a clean refusal)."""
+    block = decode_merkleblock(raw)
+    with contextlib.suppress(MerkleBlockError):
+        extract_matches(block.tree)
+    return block
 
 
 def _address_encode(value: object) -> bytes:
@@ -65,6 +82,11 @@ DECODERS: dict[str, Decoder] = {
         _address_decode,
         _address_encode,
         (keys.AddressError,),
+    ),
+    "merkleblock": Decoder(
+        "merkleblock",
+        _merkleblock_decode,
+        lambda b: b.serialize(),  # type: ignore[attr-defined]
     ),
 }
 
@@ -124,7 +146,17 @@ def _seeds() -> dict[str, list[bytes]]:
         "message": _seed_messages(),
         "undo": [undo.serialize()],
         "address": [address.encode("latin-1")],
+        "merkleblock": [
+            encode_merkleblock(_header_over(ids), ids, {1, len(ids) - 1})
+            for ids in ([bytes([i]) * 32 for i in range(n)] for n in (1, 3, 7))
+            if len(ids) > 1
+        ]
+        + [encode_merkleblock(_header_over([b"\x07" * 32]), [b"\x07" * 32], {0})],
     }
+
+
+def _header_over(txids: list[bytes]) -> BlockHeader:
+    return BlockHeader(1, b"\x00" * 32, merkle_root(txids), 1_700_000_000, 0x207FFFFF, 3)
 
 
 SEEDS = _seeds()

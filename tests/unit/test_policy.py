@@ -88,6 +88,14 @@ def test_standard_accepts_empty_data_and_posts() -> None:
     check_standard(tx(data=make_post_data("héllo, world")))
 
 
+def test_standard_accepts_a_notarization_of_exactly_32_bytes() -> None:
+    check_standard(tx(data=b"\x02" + bytes(32)))
+    for size in (31, 33):
+        with pytest.raises(Rejected) as err:
+            check_standard(tx(data=b"\x02" + bytes(size)))
+        assert err.value.reason == "nonstandard-data"
+
+
 @pytest.mark.parametrize(
     ("data", "reason"),
     [(b"\x01\xff\xfe", "nonstandard-data"), (b"\x02reserved", "nonstandard-data")],

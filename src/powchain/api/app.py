@@ -20,6 +20,7 @@ from .errors import BodyLimitMiddleware, CatchAllMiddleware, install_error_handl
 from .explorer import mount_explorer
 from .fastpath import NodeApi
 from .metrics import CONTENT_TYPE, NodeMetrics
+from .proofs import router as proofs_router
 from .routes import connected_peers, mempool_stats, router
 from .sse import EventHub
 
@@ -45,6 +46,7 @@ def create_app(node: Any, token: str | None = None) -> FastAPI:
     app.state.metrics = NodeMetrics(node, mempool_stats, connected_peers)
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(proofs_router)  # issue 15: proofs and headers for light clients
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(CatchAllMiddleware)
 

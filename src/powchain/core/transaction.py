@@ -22,6 +22,7 @@ __all__ = [
     "TX_VERSION",
     "COINBASE_VERSION",
     "POST_TAG",
+    "NOTARY_TAG",
     "SIGHASH_TAG",
     "MAX_DATA_PARSE",
     "post_text",
@@ -37,6 +38,8 @@ TX_VERSION = 1
 COINBASE_VERSION = 0
 POST_TAG = 0x01
 """data[0] of a post; UTF-8 text follows."""
+NOTARY_TAG = 0x02
+"""data[0] of a notarization (issue 15); a 32-byte digest follows (light.notary)."""
 VOTE_TAG = 0x03
 """data[0] of a validator vote (issue 14): `0x03 | add:u8 (1 add, 0 remove) | subject:32`."""
 SIGHASH_TAG = b"powchain/tx"

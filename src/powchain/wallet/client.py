@@ -94,6 +94,11 @@ class NodeClient:
     def tx(self, txid: str) -> dict[str, Any]:
         return self._json("GET", f"/txs/{txid}")
 
+    def tx_proof(self, txid: str, merkleblock: bool = False) -> dict[str, Any]:
+        """GET /txs/{txid}/proof (issue 15); `merkleblock=True` asks for the BIP-37 form."""
+        params = {"format": "merkleblock"} if merkleblock else {}
+        return self._json("GET", f"/txs/{txid}/proof", params=params)
+
     def submit_tx(self, raw: bytes) -> str:
         """POST /txs; the txid (people's hex) on acceptance, ApiError on rejection."""
         return str(self._json("POST", "/txs", json={"raw": raw.hex()})["txid"])

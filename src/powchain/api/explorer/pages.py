@@ -201,7 +201,22 @@ async def tx(request: Request, txid: str) -> HTMLResponse:
         height=found.height,
         block_time=node.entry(found.block_hash).time if confirmed else None,
         confirmations=_confirmations(node, found.height),
+        **_proof_context(node),
     )
+
+
+def _proof_context(node: Any) -> dict[str, Any]:
+    """What the in-browser proof check (static/proofcheck.js) needs of the network."""
+    return {
+        "pow_limit_bits": node.params.pow_limit_bits,
+        "genesis": hash_to_hex(node.block_hash_at(0)),
+    }
+
+
+@router.get("/verify", response_class=HTMLResponse)
+async def verify(request: Request) -> HTMLResponse:
+    """Drop a file and its .pcproof: checked in the browser, the file is never uploaded."""
+    return _render(request, "verify.html", **_proof_context(_node(request)))
 
 
 @router.get("/address/{address}", response_class=HTMLResponse)
