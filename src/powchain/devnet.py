@@ -190,9 +190,22 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def ephemeral_low() -> int:
+    """The lowest port the kernel hands out for outgoing connections (Linux: 32768)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
 def free_port_block(count: int, start: int | None = None) -> int:
-    """The first port of `count` consecutive free loopback ports (from `start` when given)."""
-    first = start if start is not None else random.randint(20_000, 60_000 - count)
+    """The first port of `count` consecutive free loopback ports (from `start` when given).
+
+    A random block lies below the kernel's ephemeral range: the nodes' own outgoing
+    connections (25 nodes dialing at once) take ephemeral ports, and one of them could land in
+    a block chosen there between the probe and a node's bind."""
+    top = max(20_000 + count, min(60_000, ephemeral_low()) - count)
+    first = start if start is not None else random.randint(20_000, top)
     for base in range(first, 65_000 - count):
         if all(_port_free(p) for p in range(base, base + count)):
             return base
@@ -204,13 +217,27 @@ def _wait_ready(node: DevnetNode, timeout: float = READY_TIMEOUT) -> None:
     with NodeClient(node.api_url, timeout=2) as client:
         while time.monotonic() < deadline:
             if node.process is not None and node.process.poll() is not None:
-                raise RuntimeError(f"node{node.index} exited; see {node.datadir / 'node.log'}")
+                why = _last_line(node.datadir / "node.log")
+                raise RuntimeError(
+                    f"node{node.index} exited ({why}); see {node.datadir / 'node.log'}"
+                )
             try:
                 client.status()
                 return
             except ApiError:
                 time.sleep(0.2)
     raise RuntimeError(f"node{node.index} did not answer within {timeout:.0f} s")
+
+
+def _last_line(path: Path) -> str:
+    """The last line of a node's log (why it stopped), at most 300 characters."""
+    try:
+        with path.open("rb") as f:
+            f.seek(max(0, f.seek(0, 2) - 2000))
+            lines = f.read().decode("utf-8", "replace").strip().splitlines()
+    except OSError:
+        return "no log"
+    return lines[-1][-300:] if lines else "empty log"
 
 
 def _status_line(nodes: list[DevnetNode]) -> str:

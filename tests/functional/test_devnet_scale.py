@@ -58,7 +58,7 @@ def rss_mb(pid_parent: int) -> float:
 
 
 def test_devnet_of_25_nodes(tmp_path: Path) -> None:
-    base = free_port_block(2 * NODES)
+    base = free_port_block(2 * NODES + 1)
     out = tmp_path / "devnet.out"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     args = [sys.executable, "-m", "powchain", "devnet", "--nodes", str(NODES)]

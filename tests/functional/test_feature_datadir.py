@@ -107,7 +107,7 @@ def stop_devnet(proc: subprocess.Popen[str], out: Path) -> str:
 
 def test_make_run_twice_in_one_folder(tmp_path: Path) -> None:
     """The second devnet says why it cannot start; the first keeps running untouched."""
-    first, out = start_devnet(tmp_path, free_port_block(2))
+    first, out = start_devnet(tmp_path, free_port_block(3))
     try:
         node_log = tmp_path / "devnet-data" / "node0" / "node.log"
         cookie = (tmp_path / "devnet-data" / "node0" / "api.cookie").read_text()
@@ -133,7 +133,7 @@ def test_make_run_twice_in_one_folder(tmp_path: Path) -> None:
 def test_restart_within_seconds_keeps_the_ports(tmp_path: Path) -> None:
     """Two peers and an HTTP client leave connections in TIME-WAIT on the devnet's ports; a
     restart at once still gets every port back (it moved them before: SO_REUSEADDR)."""
-    base = free_port_block(4)
+    base = free_port_block(5)
     proc, out = start_devnet(tmp_path, base, nodes=2)
     text = out.read_text()
     apis = [int(port) for _, port in API_LINE.findall(text)]

@@ -63,7 +63,7 @@ def test_the_tour_is_read_from_the_readme() -> None:
 class Tour:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
-        self.base = free_port_block(6)
+        self.base = free_port_block(7)
         self.env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.env["PATH"] = f"{Path(sys.executable).parent}:{self.env['PATH']}"
         self.env.pop("POWCHAIN_WALLET_PASSPHRASE", None)
