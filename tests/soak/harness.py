@@ -4,7 +4,9 @@
 `links.dial_address`), and offers `partition(groups)`, `heal()`, `kill9(i)`, `restart(i)`,
 `wait_same_tip()` (returns the seconds it took). Nodes are `SoakNode`s: the functional
 framework's `NodeProcess` with a namespace command prefix, bind addresses and extra
-environment (e.g. `POWCHAIN_CRASH_AT`). Steps are logged as sentences; no bare sleeps in tests.
+environment (e.g. `POWCHAIN_CRASH_AT`); `make_node(i, datadir)` builds another kind of
+`SoakNode` (a validator's: tests/soak/test_validator_partition.py). Steps are logged as
+sentences; no bare sleeps in tests.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import itertools
 import logging
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,13 +75,17 @@ class Cluster:
         mine: bool = False,
         extra_args: dict[int, list[str]] | None = None,
         links: NamespaceLinks | ProxyLinks | None = None,
+        make_node: Callable[[int, Path], SoakNode] | None = None,
     ) -> None:
         self.links, self.note = (links, "links: given") if links else make_links()
         log.info(self.note)
         self.links.setup(n)
         self.nodes: list[SoakNode] = []
         for i in range(n):
-            node = SoakNode(i, tmp_path / f"node{i}", network, [], mine, [])
+            if make_node is None:
+                node = SoakNode(i, tmp_path / f"node{i}", network, [], mine, [])
+            else:  # another kind of node (a validator of a network file)
+                node = make_node(i, tmp_path / f"node{i}")
             node.api_host = self.links.api_host(i)
             node.p2p_bind = self.links.p2p_bind(i)
             node.prefix = self.links.command_prefix(i)
