@@ -24,7 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..core.hashing import sha256d
+from ..core.hashing import fold_branch as fold_merkle_branch
+from ..core.hashing import merkle_branch
 from ..core.transaction import Transaction
 from ..node.miner import build_template
 from .protocol import hex_u32, word_swap
@@ -58,25 +59,15 @@ assert _COINBASE_SIZE != 64 and COINBASE_DATA_SIZE < 0xFD  # a constant of this 
 
 def coinbase_branch(txids: list[bytes]) -> list[bytes]:
     """The merkle branch of position 0 over [coinbase] + `txids` (the other transactions'
-    txids, internal order): the sibling at each level, lowest first (Bitcoin's tree, an odd
-    level repeating its last hash)."""
-    branch: list[bytes] = []
-    level: list[bytes | None] = [None, *txids]  # None: the coinbase's hash, unknown here
-    while len(level) > 1:
-        branch.append(level[1])  # type: ignore[arg-type]  # only level[0] is None
-        if len(level) % 2:
-            level.append(level[-1])
-        pairs = [sha256d(level[i] + level[i + 1]) for i in range(2, len(level), 2)]  # type: ignore[operator]
-        level = [None, *pairs]
-    return branch
+    txids, internal order): the sibling at each level, lowest first. The coinbase's own hash
+    is unknown here, and position 0's siblings never depend on it (core.hashing.merkle_branch)."""
+    return merkle_branch([bytes(32), *txids], 0)
 
 
 def fold_branch(coinbase_txid: bytes, branch: list[bytes]) -> bytes:
-    """The merkle root from the coinbase's txid and its branch (both internal order)."""
-    root = coinbase_txid
-    for sibling in branch:
-        root = sha256d(root + sibling)
-    return root
+    """The merkle root from the coinbase's txid and its branch (both internal order); raises
+    core.hashing.BranchError for a branch deeper than the tree can be."""
+    return fold_merkle_branch(coinbase_txid, 0, branch)
 
 
 @dataclass
