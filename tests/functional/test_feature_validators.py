@@ -1,7 +1,8 @@
 """Validator networks on real node processes (issue 14).
 
 - 5 validators, T = 3: two killed (kill -9), blocks keep coming; a third killed, the chain
-  halts without forking (rounds advance, heights do not); one back, blocks resume; the others
+  halts without forking (rounds advance, heights do not); one back, blocks resume in the
+  round in progress (it joins the proposal the others are locked on); the others
   back, they catch up. Over all of it no node ever reports a final block replaced.
 - A scripted peer sends a non-validator's block, a block with T - 1 signatures and one with a
   signature over another header: each is refused and the peer banned; a validly signed block
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from powchain.consensus.signatures import Signature, encode_trailer, signing_hash
 from powchain.consensus.subsidy import block_subsidy
@@ -71,8 +73,28 @@ def test_five_validators_survive_two_down_and_halt_at_three(framework: TestFrame
 
     wait_until(no_quorum, TIMEOUT, 0.5, "node0 to say why it cannot sign: no quorum")
 
-    log.info("One returns: blocks resume")
+    log.info("One returns: blocks resume in the round in progress (or the next one)")
+    survivors = live
+    round_at_return = max(n.validators()["round"] for n in survivors)
+    spawned = time.monotonic()
     nodes[2].start()
+    returned = time.monotonic()
+    rounds_seen: list[int] = []
+
+    def resumed() -> bool:
+        heights = [history.record(n) for n in survivors]
+        if min(heights) <= halted:
+            rounds_seen.append(max(n.validators()["round"] for n in survivors))
+        return min(heights) > halted
+
+    wait_until(resumed, TIMEOUT, 0.1, "the halted height to be final")
+    log.info(
+        "resumed %.1f s after the returning node was spawned (its API answered after %.1f s);"
+        " rounds %d -> %d", time.monotonic() - spawned, returned - spawned, round_at_return,
+        max(rounds_seen, default=round_at_return),
+    )  # fmt: skip
+    # the rounds had grown to >= 6 s each: no new round was needed beyond a process start
+    assert max(rounds_seen, default=round_at_return) <= round_at_return + 1, rounds_seen
     live = nodes[:3]
     wait_heights(live, halted + 2, history, TIMEOUT)
 

@@ -3,7 +3,10 @@ signatures and final blocks travel the peer protocol; a forged signature bans it
 
 from __future__ import annotations
 
+import asyncio
+
 from powchain.consensus.signatures import parse_trailer
+from powchain.consensus.valset import proposer_for
 from powchain.p2p import messages as m
 from tests.fakepeer import FakePeer
 
@@ -93,3 +96,77 @@ async def test_junk_and_unsolicited_validator_messages_ban_or_are_ignored(net: N
     assert not await peer.closed(1)
     await peer.close()
     assert len(pm.ban_list()) == 3
+
+
+@network_test
+async def test_a_validator_returning_after_a_long_halt_resumes_within_the_round(net: Net) -> None:
+    """4 validators, T = 3. v2 leaves; v0 and v1 halt, locked, while their rounds grow (2 s,
+    4 s, 6 s, ...). They may be locked on two proposals when v2 left in the middle of a
+    height: one of them then holds v2's signature. v3, never seen before (behind by every
+    block), joins during a round whose proposer is offline: it syncs, hears a locked
+    signature, asks for the proposal (getdata PROPOSAL), signs the one its signature makes
+    final, and the height is final in that same round. Before, the chain waited for the next
+    round with an online proposer, or v3 locked on a block of its own and the height split."""
+    started = await mesh(net, 3)
+    nodes = [node for node, _ in started]
+    await wait_until(lambda: min(n.tip.height for n in nodes) >= 2, 60)
+    await asyncio.wait_for(net.stop(*started[2]), 30)
+    live = nodes[:2]
+    producers = [n.producer for n in live]
+    assert all(p is not None for p in producers)
+    online = {p.key for p in producers}  # type: ignore[union-attr]
+    await asyncio.sleep(0)
+    halted = live[0].tip.height
+
+    def locked_and_offline_turn() -> bool:
+        p = producers[0]
+        assert p is not None
+        if live[1].tip.height != halted or live[0].tip.height != halted:
+            return False
+        if any(q.record.locked(halted + 1) is None for q in producers):  # type: ignore[union-attr]
+            return False  # (they may be locked on different proposals: v2 left mid-height)
+        state = p._state()[0]  # type: ignore[attr-defined]
+        return p.round >= 2 and proposer_for(state, halted + 1, p.round) not in online
+
+    try:
+        await wait_until(locked_and_offline_turn, 60)
+    except TimeoutError:
+        raise AssertionError(_dump(live)) from None
+    round_at_return = producers[0].round  # type: ignore[union-attr]
+    assert live[0].tip.height == halted  # halted: T = 3 and two sign
+
+    joiner, pm = await asyncio.wait_for(
+        net.start("v3", PARAMS, validator_secret=SECRETS[3], verify_processes=0), 30
+    )
+    await asyncio.wait_for(pm.connect("127.0.0.1", started[0][1].listen_port), 30)
+    rounds_seen: list[int] = []
+
+    def resumed() -> bool:
+        if live[0].tip.height == halted:
+            rounds_seen.append(producers[0].round)  # type: ignore[union-attr]
+        return min(n.tip.height for n in (*live, joiner)) > halted
+
+    try:
+        await wait_until(resumed, 60)
+    except TimeoutError:
+        raise AssertionError(_dump([*live, joiner])) from None
+    assert max(rounds_seen) == round_at_return, (round_at_return, rounds_seen[-1])
+    final = live[0].get_block(live[0].block_hash_at(halted + 1))  # type: ignore[arg-type]
+    assert final is not None
+    signers = {s.key for s in parse_trailer(final.trailer)}
+    assert joiner.producer.key in signers  # type: ignore[union-attr]
+    assert joiner.block_hash_at(halted + 1) == final.hash
+
+
+def _dump(nodes: list) -> str:  # type: ignore[type-arg]
+    """What each validator holds at its open height (for a failure message)."""
+    lines = []
+    for node in nodes:
+        p = node.producer
+        lock = p.record.locked(p.height)
+        lines.append(
+            f"tip {node.tip.height} height {p.height} round {p.round} why_not {p.why_not} "
+            f"lock {lock.block_hash.hex()[:8] if lock else None} proposals "
+            + str({h.hex()[:8]: len(p._sigs.get(h, {})) for h in p._proposals})
+        )
+    return "\n".join(lines)

@@ -14,6 +14,14 @@ blocks at one height, persisted before the signature leaves), and sends its sign
 peer. Whoever holds T counting signatures first assembles the final block and passes it to
 `node.process_block`, the one inbound path; the peer manager announces it as any block.
 
+A validator that returns after a halt joins the height where it stands: it listens LISTEN s
+before proposing on an old tip, hears the signature of whoever is locked there (re-sent every
+HEARTBEAT s and to every new peer), asks for that proposal and signs it (`wants`,
+`proposal`, `standing_signature`; p2p/validators.py): while listening only a proposal its
+signature makes final, after it the one with the most signatures (`_join_best`). The
+height is then final in the round in progress, however long the rounds have grown
+(tests/integration/test_validators_p2p.py).
+
 A validator that saw a key sign two different blocks at one height submits the evidence
 (node/validators.py). Transport: `node.network.broadcast_proposal(round, block, split)` and
 `broadcast_signature(block_hash, key, sig)` (p2p/validators.py); inbound: `on_proposal`,
@@ -61,9 +69,16 @@ log = logging.getLogger(__name__)
 
 TICK = 0.1
 REPROPOSE_INTERVAL = 1.0
-HEARTBEAT = 2.0
+HEARTBEAT = 1.0
 """Seconds between re-sends of our signature at a height where no block is final yet: the
-other validators see us online (and a late proposer can still collect it)."""
+other validators see us online, a late proposer can still collect it, and a validator that
+returns after a halt asks for the proposal it names (p2p/validators.py)."""
+LISTEN = 1.5 * HEARTBEAT
+"""Seconds a validator that arrives at a height on an old tip (it just started, or it synced
+up) listens before it proposes a block of its own: whoever is locked at that height re-sends
+its signature every HEARTBEAT s, and this validator asks for that proposal and signs it
+instead of locking on a block of its own (which would split the height's signatures, and
+with them the quorum, for good)."""
 MIN_ROUND_TIMEOUT = 2.0
 """Shortest round (s): a block time of 0 still gives a missing proposer this long."""
 MAX_PROPOSALS_PER_KEY = 2
@@ -96,6 +111,7 @@ class Proposer:
         self.height = -1
         self.round = 0
         self._anchor = 0.0
+        self._listen_until = 0.0
         self._last_proposal = 0.0
         self._last_heartbeat = 0.0
         self._proposals: dict[bytes, Block] = {}  # validated blocks at self.height
@@ -154,6 +170,8 @@ class Proposer:
         self.height = self.node.tip.height + 1
         self.round = 0
         self._anchor = now
+        stale = self.node.now() - self.node.tip.time > self.round_timeout + 1
+        self._listen_until = now + LISTEN if stale else 0.0
         self._last_proposal = 0.0
         self._proposals.clear()
         self._sigs.clear()
@@ -169,6 +187,9 @@ class Proposer:
         self.why_not = self._why_not(state, excluded)
         if self.why_not is not None:
             return
+        if self._listen_until and now >= self._listen_until:
+            self._listen_until = 0.0
+            self._join_best(state, excluded)
         in_turn = proposer_for(state, self.height, self.round) == self.key
         self.heard[self.key] = now
         locked = self.record.locked(self.height)
@@ -178,7 +199,7 @@ class Proposer:
             if network is not None and hasattr(network, "broadcast_signature"):
                 network.broadcast_signature(locked.block_hash, self.key, locked.signature)
         due = now - self._last_proposal >= REPROPOSE_INTERVAL
-        if in_turn and due and now >= self.round_start(self.round):
+        if in_turn and due and now >= max(self.round_start(self.round), self._listen_until):
             self._last_proposal = now
             self._propose(state)
         self._finalize(state, excluded)
@@ -301,6 +322,36 @@ class Proposer:
         connect_block(block, self.height, SqliteStateView(node.db), node.params)
         return signers
 
+    # -- catching up on the open height (p2p/validators.py) -----------------------------------
+
+    def standing_signature(self) -> tuple[bytes, bytes, bytes] | None:
+        """(block hash, our key, signature) of the block we are locked on at the open height,
+        None when we signed nothing there."""
+        locked = self.record.locked(self.height)
+        if locked is None or self.why_not is not None:
+            return None
+        return locked.block_hash, self.key, locked.signature
+
+    def wants(self, block_hash: bytes, key: bytes, sig: bytes) -> bool:
+        """Whether to ask for the proposal `block_hash` that validator `key` signed: we sign,
+        have not seen it, have room, and the signature verifies (BIP-340, one check)."""
+        if self.why_not is not None or block_hash in self._proposals:
+            return False
+        state = self._state()[0]
+        if len(self._proposals) >= 2 * len(state.validators):
+            return False
+        return key in state and schnorr_verify(key, signing_hash(block_hash), sig)
+
+    def proposal(self, block_hash: bytes) -> tuple[int, Block] | None:
+        """(round, block with every signature we hold) of a proposal at the open height, for a
+        validator that asks for it; None when we hold none."""
+        block = self._proposals.get(block_hash)
+        sigs = self._sigs.get(block_hash)
+        if block is None or not sigs:
+            return None
+        trailer = encode_trailer(Signature(k, s) for k, s in sigs.items())
+        return block.header.nonce, block.with_trailer(trailer)
+
     # -- inbound ------------------------------------------------------------------------------
 
     def on_proposal(self, round_: int, block: Block) -> None:
@@ -339,8 +390,27 @@ class Proposer:
             self.heard[sender] = time.monotonic()  # the round's proposer sends its proposal
         unsigned = self.key not in self._sigs.get(block.hash, {})
         if unsigned and self.record.may_sign(self.height, block.hash) is None:
-            self._sign(block.with_trailer(b""))
+            listening = time.monotonic() < self._listen_until
+            if not listening or self._counting(block.hash, state, excluded) + 1 >= state.threshold:
+                self._sign(block.with_trailer(b""))
         self._finalize(state, excluded)
+
+    def _counting(self, block_hash: bytes, state: ValidatorSet, excluded: frozenset[bytes]) -> int:
+        return sum(1 for k in self._sigs.get(block_hash, {}) if k in state and k not in excluded)
+
+    def _join_best(self, state: ValidatorSet, excluded: frozenset[bytes]) -> None:
+        """The listening is over: sign the proposal heard with the most counting signatures
+        (the earliest round on a tie), if we signed nothing at this height. While listening we
+        sign only a proposal that our signature makes final: the first one heard may be a
+        minority lock, and signing it would leave the height split for good."""
+        if self.record.locked(self.height) is not None or not self._proposals:
+            return
+        best = max(
+            self._proposals.values(),
+            key=lambda b: (self._counting(b.hash, state, excluded), -b.header.nonce),
+        )
+        if self.record.may_sign(self.height, best.hash) is None:
+            self._sign(best)
 
     def _room_for(self, block: Block, state: ValidatorSet) -> bool:
         """At most MAX_PROPOSALS_PER_KEY proposals of one proposer per height (a second one is

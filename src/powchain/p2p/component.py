@@ -39,6 +39,9 @@ class Component:
         """The message types this component answers, with their handlers."""
         return {}
 
+    def on_ready(self, peer: Peer) -> None:
+        """`peer` finished its handshake (called after `Connections` greeted it)."""
+
     def forget(self, peer: Peer) -> None:
         """`peer` disconnected: drop what this component keeps about it."""
 

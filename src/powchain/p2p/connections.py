@@ -292,6 +292,9 @@ class Connections(Component):
             pm.addrman.add([m.NetAddress(peer.host, peer.listen_port, now)], address_source(peer))
         peer.ping_sent = time.monotonic()
         pm.headersync.send_getheaders(peer, tuple(self.node.block_locator()))
+        for component in pm.components:
+            if component is not self:
+                component.on_ready(peer)
 
     def punish(self, peer: Peer, reason: str) -> None:
         """Ban the peer for config.ban_seconds (24 h by default) and record why.

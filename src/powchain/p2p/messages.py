@@ -84,6 +84,9 @@ class InvType(IntEnum):
 
     TX = 1
     BLOCK = 2
+    PROPOSAL = 3
+    """Validator networks (issue 14): a proposal not final yet, asked by block hash with
+    `getdata`, answered with a `proposal` message (or `notfound`)."""
 
 
 class Message(Protocol):
@@ -123,7 +126,7 @@ class InvItem:
     @classmethod
     def parse(cls, reader: ByteReader) -> InvItem:
         raw_type = reader.read_u8()
-        if raw_type not in (InvType.TX, InvType.BLOCK):
+        if raw_type not in (InvType.TX, InvType.BLOCK, InvType.PROPOSAL):
             raise ParseError(f"unknown inventory type {raw_type}")
         return cls(InvType(raw_type), _read_hash(reader))
 

@@ -47,7 +47,7 @@ class Relay(Component):
                 peer.known_txs.add(item.hash)
                 if item.hash not in self._rejected_txs and self.node.mempool.get(item.hash) is None:
                     wanted.append(item)
-            else:
+            elif item.type == m.InvType.BLOCK:
                 peer.known_blocks.add(item.hash)
                 announces_block = announces_block or self.node.entry(item.hash) is None
         if wanted:

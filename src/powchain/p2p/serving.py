@@ -93,6 +93,15 @@ class Serving(Component):
             if item in seen:
                 continue
             seen.add(item)
+            if item.type == m.InvType.PROPOSAL:  # validator networks: counts as a block
+                blocks += 1
+                if blocks > MAX_GETDATA_BLOCKS:
+                    continue
+                if not await peer.wait_drained(self.pm.send_timeout):
+                    return
+                if not self.pm.validators.serve_proposal(peer, item.hash):
+                    missing.append(item)
+                continue
             if item.type == m.InvType.BLOCK:
                 blocks += 1
                 if blocks > MAX_GETDATA_BLOCKS:
