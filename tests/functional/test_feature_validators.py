@@ -1,9 +1,10 @@
 """Validator networks on real node processes (issue 14).
 
-- 5 validators, T = 3: two killed (kill -9), blocks keep coming; a third killed, the chain
-  halts without forking (rounds advance, heights do not); one back, blocks resume in the
-  round in progress (it joins the proposal the others are locked on); the others
-  back, they catch up. Over all of it no node ever reports a final block replaced.
+- 5 validators, T = 3: two killed (kill -9), blocks keep coming, and once the two are seen
+  offline no round waits for their timeout (the next proposer claims its round); a third
+  killed, the chain halts without forking (rounds advance, heights do not); one back, blocks
+  resume in the round in progress (it joins the proposal the others are locked on); the
+  others back, they catch up. Over all of it no node ever reports a final block replaced.
 - A scripted peer sends a non-validator's block, a block with T - 1 signatures and one with a
   signature over another header: each is refused and the peer banned; a validly signed block
   is accepted.
@@ -30,7 +31,7 @@ from powchain.p2p import messages as m
 from tests.fakepeer import FakePeer
 
 from .framework import TestFramework, free_port, wait_until
-from .validator_nodes import History, ValidatorNet, wait_heights
+from .validator_nodes import History, ValidatorNet, ValidatorProcess, wait_heights
 
 log = logging.getLogger("functional")
 TIMEOUT = 240.0
@@ -54,6 +55,17 @@ def test_five_validators_survive_two_down_and_halt_at_three(framework: TestFrame
     live = nodes[:3]
     start = max(history.record(n) for n in live)
     wait_heights(live, start + 4, history, TIMEOUT)
+
+    log.info("Once the two are seen offline, they are skipped: no round times out")
+    wait_until(
+        lambda: all(n.validators()["validators"] and _online(n) == 3 for n in live),
+        TIMEOUT, 0.5, "the two killed to be seen offline",
+    )  # fmt: skip
+    wait_heights(live, max(history.record(n) for n in live) + 1, history, TIMEOUT)
+    timeouts = [n.validators()["round_timeouts"] for n in live]
+    start = max(history.record(n) for n in live)
+    wait_heights(live, start + 6, history, TIMEOUT)  # 2 or 3 of them had an offline proposer
+    assert [n.validators()["round_timeouts"] for n in live] == timeouts
 
     log.info("A third killed: no quorum, the rounds advance but no block is final")
     nodes[2].kill9()
@@ -107,6 +119,10 @@ def test_five_validators_survive_two_down_and_halt_at_three(framework: TestFrame
         history.record(node, full=True)
     history.check_agreement()
     assert all(not n.validators()["evidence"] for n in nodes)
+
+
+def _online(node: ValidatorProcess) -> int:
+    return sum(1 for v in node.validators()["validators"] if v["online"])
 
 
 def _block(net: ValidatorNet, tip_hash: bytes, height: int, time: int, round_: int = 0) -> Block:

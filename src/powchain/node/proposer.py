@@ -74,11 +74,16 @@ HEARTBEAT = 1.0
 other validators see us online, a late proposer can still collect it, and a validator that
 returns after a halt asks for the proposal it names (p2p/validators.py)."""
 LISTEN = 1.5 * HEARTBEAT
-"""Seconds a validator that arrives at a height on an old tip (it just started, or it synced
-up) listens before it proposes a block of its own: whoever is locked at that height re-sends
-its signature every HEARTBEAT s, and this validator asks for that proposal and signs it
-instead of locking on a block of its own (which would split the height's signatures, and
-with them the quorum, for good)."""
+"""Seconds a validator listens before it proposes a block of its own when it arrives at a
+height on an old tip or first after it started: whoever is locked at that height re-sends its
+signature every HEARTBEAT s, and this validator asks for that proposal and signs it instead of
+locking on a block of its own (which would split the height's signatures for good)."""
+OFFLINE_ROUNDS = 3
+"""A validator not heard for OFFLINE_ROUNDS x (block time + round timeout) s, at least
+MIN_OFFLINE s, is skipped as proposer: the next one in line proposes at the round's start,
+claiming its own later round, instead of waiting for the absent one's timeout (Clique lets
+out-of-turn signers seal; here the claimed round keeps the proposer rule exact)."""
+MIN_OFFLINE = 10.0
 MIN_ROUND_TIMEOUT = 2.0
 """Shortest round (s): a block time of 0 still gives a missing proposer this long."""
 MAX_PROPOSALS_PER_KEY = 2
@@ -110,8 +115,13 @@ class Proposer:
         self.round_timeout = max(2.0 * spacing, MIN_ROUND_TIMEOUT)
         self.height = -1
         self.round = 0
+        self.round_timeouts = 0
+        """Rounds that ended by their timeout since this process started (rounds skipped by
+        catching up to a proposal's round are not counted; CometBFT: consensus_rounds)."""
         self._anchor = 0.0
         self._listen_until = 0.0
+        self._started = time.monotonic()
+        self.offline_after = max(MIN_OFFLINE, OFFLINE_ROUNDS * (spacing + self.round_timeout))
         self._last_proposal = 0.0
         self._last_heartbeat = 0.0
         self._proposals: dict[bytes, Block] = {}  # validated blocks at self.height
@@ -167,10 +177,11 @@ class Proposer:
 
     def _new_height(self, now: float) -> None:
         self._evidence_from_final()
-        self.height = self.node.tip.height + 1
         self.round = 0
         self._anchor = now
-        stale = self.node.now() - self.node.tip.time > self.round_timeout + 1
+        first = self.height == -1  # the first height since this process started
+        stale = first or self.node.now() - self.node.tip.time > self.round_timeout + 1
+        self.height = self.node.tip.height + 1
         self._listen_until = now + LISTEN if stale else 0.0
         self._last_proposal = 0.0
         self._proposals.clear()
@@ -183,6 +194,7 @@ class Proposer:
             self._new_height(now)
         while now >= self.round_start(self.round + 1):
             self.round += 1
+            self.round_timeouts += 1
         state, excluded = self._state()
         self.why_not = self._why_not(state, excluded)
         if self.why_not is not None:
@@ -190,7 +202,7 @@ class Proposer:
         if self._listen_until and now >= self._listen_until:
             self._listen_until = 0.0
             self._join_best(state, excluded)
-        in_turn = proposer_for(state, self.height, self.round) == self.key
+        claim = self._claim(state, now)
         self.heard[self.key] = now
         locked = self.record.locked(self.height)
         if locked is not None and now - self._last_heartbeat >= HEARTBEAT:
@@ -199,10 +211,26 @@ class Proposer:
             if network is not None and hasattr(network, "broadcast_signature"):
                 network.broadcast_signature(locked.block_hash, self.key, locked.signature)
         due = now - self._last_proposal >= REPROPOSE_INTERVAL
-        if in_turn and due and now >= max(self.round_start(self.round), self._listen_until):
+        if (
+            claim is not None
+            and due
+            and now >= max(self.round_start(self.round), self._listen_until)
+        ):
             self._last_proposal = now
-            self._propose(state)
+            self._propose(state, claim)
         self._finalize(state, excluded)
+
+    def _claim(self, state: ValidatorSet, now: float) -> int | None:
+        """The round we may propose in now: the current one when we are its proposer, or a
+        later one when every proposer before us in line is offline (not heard for
+        `offline_after` s; a key unheard since our start counts from the start)."""
+        for round_ in range(self.round, self.round + len(state.validators)):
+            proposer = proposer_for(state, self.height, round_)
+            if proposer == self.key:
+                return round_
+            if now - self.heard.get(proposer, self._started) < self.offline_after:
+                return None
+        return None
 
     def _why_not(self, state: ValidatorSet, excluded: frozenset[bytes]) -> str | None:
         if self.key not in state:
@@ -225,14 +253,14 @@ class Proposer:
         self._proposals[block.hash] = block.with_trailer(b"")
         self._add_sig(block.hash, self.key, signature)
 
-    def _propose(self, state: ValidatorSet) -> None:
+    def _propose(self, state: ValidatorSet, round_: int) -> None:
         locked = self.record.locked(self.height)
         if locked is not None:
             block = self._proposals.get(locked.block_hash)
             if block is None:
                 return
         else:
-            block = self._build(self.round)
+            block = self._build(round_)
             if len(self.proposed_at) >= 1_000:
                 self.proposed_at.clear()
             self.proposed_at[block.hash] = time.perf_counter()
@@ -240,7 +268,7 @@ class Proposer:
             self._proposals[block.hash] = block
             self._sign(block)
             if self._equivocate:
-                self._send_second_block(state)
+                self._send_second_block(round_)
         self._broadcast_proposal(block, split=False)
 
     def _build(self, round_: int, extra_nonce: int = 0) -> Block:
@@ -254,14 +282,14 @@ class Proposer:
         sig = schnorr_sign(self._secret, signing_hash(block.hash), os.urandom(32))
         return encode_trailer([Signature(self.key, sig)])
 
-    def _send_second_block(self, state: ValidatorSet) -> None:
+    def _send_second_block(self, round_: int) -> None:
         """Tests only (EQUIVOCATE_ENV): sign another block at this height, outside the record,
         and send it to one peer."""
-        other = self._build(self.round, extra_nonce=1)
+        other = self._build(round_, extra_nonce=1)
         trailer = self._own_trailer(other)
         network = self.node.network
         if network is not None and hasattr(network, "broadcast_proposal"):
-            network.broadcast_proposal(self.round, other.with_trailer(trailer), True)
+            network.broadcast_proposal(round_, other.with_trailer(trailer), True)
 
     def _broadcast_proposal(self, block: Block, split: bool) -> None:
         sigs = self._sigs.get(block.hash, {})

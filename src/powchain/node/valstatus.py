@@ -62,6 +62,7 @@ def validators_report(node: Node, engine: ValidatorNodeEngine) -> dict[str, Any]
     return {
         "height": height,
         "round": round_,
+        "round_timeouts": getattr(proposer, "round_timeouts", 0),
         "threshold": state.threshold,
         "count": len(state.validators),
         "epoch": state.epoch,
