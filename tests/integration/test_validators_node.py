@@ -180,6 +180,7 @@ def test_api_and_explorer_show_validators_and_signers(tmp_path: Path) -> None:
                     assert set(rows) == {encode_address(node.params.hrp, k) for k in KEYS[:3]}
                     status = (await http.get("/api/v1/status")).json()
                     assert status["consensus"] == "validators"
+                    assert status["network_hashrate"] is None  # no proof of work to estimate
                     line = status["validators"]
                     if node is observer:
                         assert line["why_not_signing"] == "key not loaded (no --validator-key)"

@@ -132,3 +132,16 @@ def test_status_line_compares_the_network_with_this_miner() -> None:
     assert _hashrate_line({"network_hashrate": None, "miner_hashrate": None}).endswith(
         "network ~- (estimated, last 120 blocks), this node's miner not mining"
     )
+
+
+def test_status_line_on_a_validator_network_names_the_quorum_not_a_hash_rate() -> None:
+    from powchain.cli.query import _validators_line
+
+    line = {"count": 5, "threshold": 3, "online": 2, "round": 4, "local": "x1abc"}
+    assert _validators_line({**line, "signing": True}) == (
+        "validators: 2 of 5 online, final with 3 signatures, round 4; this node signs"
+    )
+    assert _validators_line({**line, "signing": False, "why_not_signing": "no quorum"}).endswith(
+        "round 4; not signing: no quorum"
+    )
+    assert _validators_line({**line, "local": None}).endswith("this node has no validator key")

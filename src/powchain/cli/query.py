@@ -47,7 +47,23 @@ def status(
     with ctx.client():
         answer = ctx.remote
     echo_json(answer)
-    click.echo(_hashrate_line(answer), err=True)
+    validators = answer.get("validators")
+    if isinstance(validators, dict):
+        click.echo(_validators_line(validators), err=True)
+    else:
+        click.echo(_hashrate_line(answer), err=True)
+
+
+def _validators_line(v: dict[str, Any]) -> str:
+    """'validators: 4 of 5 online, final with 3 signatures, round 0; this node signs' (or why
+    it does not)."""
+    mine = "this node has no validator key"
+    if v.get("local"):
+        mine = "this node signs" if v.get("signing") else f"not signing: {v.get('why_not_signing')}"
+    return (
+        f"validators: {v.get('online')} of {v.get('count')} online, final with "
+        f"{v.get('threshold')} signatures, round {v.get('round')}; {mine}"
+    )
 
 
 def _hashrate_line(status: dict[str, Any]) -> str:

@@ -343,9 +343,12 @@ class Node:
         return easiest / bits_to_target(self.tip.bits)
 
     def network_hashrate(self) -> float | None:
-        """Estimated network hashes per second over the last 120 blocks (`node.hashrate`)."""
+        """Estimated network hashes per second over the last 120 blocks (`node.hashrate`);
+        None on a validator network (no proof of work: nothing to estimate)."""
         from .hashrate import network_hashrate
 
+        if self.params.consensus != "pow":
+            return None
         return network_hashrate(self.tip)
 
     def miner_hashrate(self) -> float | None:
