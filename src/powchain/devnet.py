@@ -559,10 +559,12 @@ def stop_all(nodes: list[DevnetNode], out: TextIO | None = None) -> None:
         node.terminate()
     deadline = time.monotonic() + STOP_TIMEOUT
     done = 0
+    tty = out.isatty()  # a terminal redraws one line; a log file gets the last count only
     while running:
         still = [n for n in running if not n.exited()]
-        if len(still) != len(running) or not still:
-            done += len(running) - len(still)
+        changed = len(still) != len(running)
+        done += len(running) - len(still)
+        if (tty and changed) or not still:
             print(f"\rstopped {done} of {done + len(still)} nodes", end="", file=out, flush=True)
         running = still
         if running and time.monotonic() > deadline:
