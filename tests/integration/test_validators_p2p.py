@@ -170,3 +170,63 @@ def _dump(nodes: list) -> str:  # type: ignore[type-arg]
             + str({h.hex()[:8]: len(p._sigs.get(h, {})) for h in p._proposals})
         )
     return "\n".join(lines)
+
+
+@network_test
+async def test_proposal_requests_are_answered_and_bounded(net: Net) -> None:
+    """The catch-up messages, happy and adversarial: a new peer gets the signature the node is
+    locked on and, asking `getdata` PROPOSAL, the proposal (a hash nobody proposed gets
+    `notfound`). A signature for an unknown block makes the node ask only when a current
+    validator's signature verifies, once per ASK_AGAIN s; forged or foreign ones ask nothing
+    and ban nobody."""
+    import secrets
+
+    from powchain.consensus.signatures import signing_hash
+    from powchain.core.keys import schnorr_sign, xonly_pubkey
+
+    started = await mesh(net, 1)  # one of four: no quorum; it proposes in its turn and locks
+    node, pm = started[0]
+    proposer = node.producer
+    assert proposer is not None
+    await wait_until(lambda: proposer.record.locked(proposer.height) is not None, 90)
+    locked = proposer.record.locked(proposer.height)
+    assert locked is not None
+
+    peer = await FakePeer.connect(pm.listen_port)
+    await peer.handshake(PARAMS, listen_port=43_000, best_height=0)
+    standing = await peer.wait_for(m.BlockSignature)
+    assert (standing.block_hash, standing.key) == (locked.block_hash, proposer.key)
+    nobody = secrets.token_bytes(32)
+    await peer.send(
+        m.GetData(
+            (
+                m.InvItem(m.InvType.PROPOSAL, locked.block_hash),
+                m.InvItem(m.InvType.PROPOSAL, nobody),
+            )
+        )
+    )
+    answer = await peer.wait_for(m.Proposal)
+    assert answer.block.hash == locked.block_hash
+    assert proposer.key in {s.key for s in parse_trailer(answer.block.trailer)}
+    assert (await peer.wait_for(m.NotFound)).items == (m.InvItem(m.InvType.PROPOSAL, nobody),)
+
+    validator = SECRETS[1]  # a current validator that is not running
+    stranger = secrets.token_bytes(32)
+    unknown = [secrets.token_bytes(32) for _ in range(3)]
+    signatures = [
+        m.BlockSignature(unknown[0], xonly_pubkey(validator), bytes(64)),  # does not verify
+        m.BlockSignature(
+            unknown[1], xonly_pubkey(stranger), schnorr_sign(stranger, signing_hash(unknown[1]))
+        ),  # verifies, but no validator's
+        m.BlockSignature(
+            unknown[2], xonly_pubkey(validator), schnorr_sign(validator, signing_hash(unknown[2]))
+        ),
+    ]
+    for message in (*signatures, signatures[2]):  # the good one twice: asked once
+        await peer.send(message)
+    await peer.send(m.Ping(9))
+    await peer.wait_for(m.Pong)
+    asks = [x for x in peer.received if isinstance(x, m.GetData)]
+    assert asks == [m.GetData((m.InvItem(m.InvType.PROPOSAL, unknown[2]),))]
+    assert not await peer.closed(0.5) and not pm.ban_list()
+    await peer.close()
