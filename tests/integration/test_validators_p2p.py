@@ -62,7 +62,8 @@ async def test_a_forged_signature_bans_the_peer(net: Net) -> None:
 @network_test
 async def test_junk_and_unsolicited_validator_messages_ban_or_are_ignored(net: Net) -> None:
     """On a validator node: junk frames of the three commands ban; well-formed but useless
-    ones (another height, an unknown block, evidence on no known parent) are ignored."""
+    ones (another height, a non-validator's signature of an unknown block, evidence on no
+    known parent) are ignored."""
     import secrets
 
     from powchain.core.block import Block, BlockHeader
@@ -84,7 +85,7 @@ async def test_junk_and_unsolicited_validator_messages_ban_or_are_ignored(net: N
     )
     useless = [
         m.Proposal(0, Block(header, ()).with_trailer(b"\x01" + bytes(96))),
-        m.BlockSignature(secrets.token_bytes(32), node.producer.key, bytes(64)),  # type: ignore[union-attr]
+        m.BlockSignature(secrets.token_bytes(32), secrets.token_bytes(32), bytes(64)),  # no key
         m.EvidenceMsg(header, b"\x01" + bytes(96), header, b"\x01" + bytes(96)),
     ]
     peer = await FakePeer.connect(pm.listen_port)
@@ -176,9 +177,9 @@ def _dump(nodes: list) -> str:  # type: ignore[type-arg]
 async def test_proposal_requests_are_answered_and_bounded(net: Net) -> None:
     """The catch-up messages, happy and adversarial: a new peer gets the signature the node is
     locked on and, asking `getdata` PROPOSAL, the proposal (a hash nobody proposed gets
-    `notfound`). A signature for an unknown block makes the node ask only when a current
-    validator's signature verifies, once per ASK_AGAIN s; forged or foreign ones ask nothing
-    and ban nobody."""
+    `notfound`). A signature for an unknown block makes the node ask only when it is a
+    current validator's and verifies, once per ASK_AGAIN s; a foreign key's asks nothing, a
+    forged one (a validator's key, a signature that does not verify) bans its sender."""
     import secrets
 
     from powchain.consensus.signatures import signing_hash
@@ -213,20 +214,25 @@ async def test_proposal_requests_are_answered_and_bounded(net: Net) -> None:
     validator = SECRETS[1]  # a current validator that is not running
     stranger = secrets.token_bytes(32)
     unknown = [secrets.token_bytes(32) for _ in range(3)]
-    signatures = [
-        m.BlockSignature(unknown[0], xonly_pubkey(validator), bytes(64)),  # does not verify
-        m.BlockSignature(
-            unknown[1], xonly_pubkey(stranger), schnorr_sign(stranger, signing_hash(unknown[1]))
-        ),  # verifies, but no validator's
-        m.BlockSignature(
-            unknown[2], xonly_pubkey(validator), schnorr_sign(validator, signing_hash(unknown[2]))
-        ),
-    ]
-    for message in (*signatures, signatures[2]):  # the good one twice: asked once
+    foreign = m.BlockSignature(
+        unknown[0], xonly_pubkey(stranger), schnorr_sign(stranger, signing_hash(unknown[0]))
+    )  # verifies, but is no validator's: ignored without a check
+    good = m.BlockSignature(
+        unknown[1], xonly_pubkey(validator), schnorr_sign(validator, signing_hash(unknown[1]))
+    )
+    for message in (foreign, good, good):  # the good one twice: asked once
         await peer.send(message)
     await peer.send(m.Ping(9))
     await peer.wait_for(m.Pong)
     asks = [x for x in peer.received if isinstance(x, m.GetData)]
-    assert asks == [m.GetData((m.InvItem(m.InvType.PROPOSAL, unknown[2]),))]
+    assert asks == [m.GetData((m.InvItem(m.InvType.PROPOSAL, unknown[1]),))]
     assert not await peer.closed(0.5) and not pm.ban_list()
     await peer.close()
+
+    forger = await FakePeer.connect(pm.listen_port)
+    await forger.handshake(PARAMS, listen_port=43_001, best_height=0)
+    await forger.send(m.BlockSignature(unknown[2], xonly_pubkey(validator), bytes(64)))
+    assert await forger.closed(10), "a forged signature of an unknown block was let through"
+    await forger.close()
+    bans = pm.ban_list()
+    assert len(bans) == 1 and "invalid-signature: bad-blk-sig" in str(bans[0]["reason"]), bans

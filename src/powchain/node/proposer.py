@@ -362,13 +362,17 @@ class Proposer:
 
     def wants(self, block_hash: bytes, key: bytes, sig: bytes) -> bool:
         """Whether to ask for the proposal `block_hash` that validator `key` signed: we sign,
-        have not seen it, have room, and the signature verifies (BIP-340, one check)."""
+        have not seen it, have room, and `key` is a current validator. Raises
+        `Rejected(CONSENSUS, 'bad-blk-sig')` when its signature does not verify (BIP-340, the
+        one expensive check, so a forger pays with a ban)."""
         if self.why_not is not None or block_hash in self._proposals:
             return False
         state = self._state()[0]
-        if len(self._proposals) >= 2 * len(state.validators):
+        if len(self._proposals) >= 2 * len(state.validators) or key not in state:
             return False
-        return key in state and schnorr_verify(key, signing_hash(block_hash), sig)
+        if not schnorr_verify(key, signing_hash(block_hash), sig):
+            raise Rejected(Kind.CONSENSUS, "bad-blk-sig", "the signature does not verify")
+        return True
 
     def proposal(self, block_hash: bytes) -> tuple[int, Block] | None:
         """(round, block with every signature we hold) of a proposal at the open height, for a

@@ -105,9 +105,9 @@ class ValidatorRelay(Component):
         self._ask_proposal(peer, message)
 
     def _ask_proposal(self, peer: Peer, message: BlockSignature) -> None:
-        """`getdata` PROPOSAL for a block a current validator signed (the signature verifies)
-        and we have not seen, once per (block, our tip) per ASK_AGAIN s: the cheap check
-        first, the signature check after it."""
+        """`getdata` PROPOSAL for a block a current validator signed (the signature verifies;
+        a forged one bans) and we have not seen, once per (block, our tip) per ASK_AGAIN s:
+        the cheap checks first, the signature check after them."""
         block_hash = message.block_hash
         key = block_hash + self.node.tip.hash
         now = time.monotonic()
@@ -115,7 +115,11 @@ class ValidatorRelay(Component):
         if asked is not None and now - asked < ASK_AGAIN:
             return
         producer = self._producer()
-        if producer is None or not producer.wants(block_hash, message.key, message.signature):
+        try:
+            if producer is None or not producer.wants(block_hash, message.key, message.signature):
+                return
+        except Rejected as exc:
+            self._judge(exc, "signature")  # forged by a validator's key: a ban
             return
         self._asked[key] = now
         self._asked.move_to_end(key)
