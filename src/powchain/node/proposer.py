@@ -39,8 +39,6 @@ from collections import deque
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ..consensus.block_check import check_block
-from ..consensus.block_verify import check_header_context, connect_block
 from ..consensus.errors import Kind, Rejected
 from ..consensus.signatures import (
     Evidence,
@@ -54,9 +52,9 @@ from ..consensus.signatures import (
 from ..consensus.valset import ValidatorSet, proposer_for
 from ..core.block import Block
 from ..core.keys import schnorr_sign, schnorr_verify
-from ..storage.state import SqliteStateView
 from .crashpoints import crash_point
 from .events import BlockConnected, Event, TipChanged
+from .proposal_check import check_proposal
 from .signrecord import SignRecord, SignRefused
 
 if TYPE_CHECKING:
@@ -264,7 +262,9 @@ class Proposer:
             if len(self.proposed_at) >= 1_000:
                 self.proposed_at.clear()
             self.proposed_at[block.hash] = time.perf_counter()
-            self._validate(block.with_trailer(self._own_trailer(block)), state)
+            check_proposal(
+                self.node, block.with_trailer(self._own_trailer(block)), self.height, state
+            )
             self._proposals[block.hash] = block
             self._sign(block)
             if self._equivocate:
@@ -312,43 +312,6 @@ class Proposer:
         if network is not None and hasattr(network, "broadcast_signature"):
             network.broadcast_signature(block.hash, self.key, sig)
         crash_point("sign-after-send")
-
-    # -- validating ---------------------------------------------------------------------------
-
-    def _validate(
-        self, block: Block, state: ValidatorSet, excluded: frozenset[bytes] = frozenset()
-    ) -> frozenset[bytes]:
-        """Everything a final block must satisfy except the quorum, on our tip; returns the
-        valid signers. Raises `Rejected` (CONSENSUS for what no honest proposer sends; POLICY
-        `proposer-excluded` for a proposal of a convicted equivocator, never signed)."""
-        node = self.node
-        chainstate = node.chainstate
-        tip = chainstate.tip
-        check_block(block, node.params)
-        check_header_context(
-            block.header,
-            chainstate.next_bits(tip),
-            chainstate.median_time_past(tip),
-            node.now(),
-            node.params,
-        )
-        body = len(block.serialize()) - len(block.trailer)
-        if body + trailer_size(len(state.validators)) > node.params.max_block_size:
-            message = "no room left for every validator's signature"
-            raise Rejected(Kind.CONSENSUS, "bad-blk-length", message)
-        sigs = parse_trailer(block.trailer)
-        signers = valid_signers(block.hash, sigs)
-        if len(signers) != len(sigs):
-            raise Rejected(Kind.CONSENSUS, "bad-blk-sig", "a proposal signature does not verify")
-        if any(k not in state for k in signers):
-            raise Rejected(Kind.CONSENSUS, "bad-blk-signer", "a proposal signer is no validator")
-        proposer = proposer_for(state, self.height, block.header.nonce)
-        if proposer not in signers:
-            raise Rejected(Kind.CONSENSUS, "bad-proposer", "the round's proposer did not sign")
-        if proposer in excluded:
-            raise Rejected(Kind.POLICY, "proposer-excluded", "the proposer equivocated")
-        connect_block(block, self.height, SqliteStateView(node.db), node.params)
-        return signers
 
     # -- catching up on the open height (p2p/validators.py) -----------------------------------
 
@@ -398,7 +361,7 @@ class Proposer:
         if block.hash not in self._proposals:
             if not self._room_for(block, state):
                 return
-            self._validate(block, state, excluded)
+            check_proposal(self.node, block, self.height, state, excluded)
             self._proposals[block.hash] = block.with_trailer(b"")
             # catch up to the round its proposer signed (the header's, not the message's,
             # which anyone relaying could inflate), at most N rounds at once
