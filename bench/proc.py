@@ -25,18 +25,29 @@ def free_port() -> int:
 
 
 class NodeProc:
-    """One regtest node process; `url` is its API base."""
+    """One node process (regtest unless `network` names other arguments, e.g.
+    `["--network-file", path]`); `url` is its API base, `log_path` its stdout and stderr;
+    `env` joins its environment."""
 
-    def __init__(self, datadir: Path, extra: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        datadir: Path,
+        extra: list[str] | None = None,
+        network: list[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.datadir = datadir
         self.p2p_port, self.api_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.api_port}"
-        cmd = [sys.executable, "-m", "powchain", "node", "--network", "regtest"]
+        cmd = [sys.executable, "-m", "powchain", "node", *(network or ["--network", "regtest"])]
         cmd += ["--datadir", str(datadir), "--p2p", f"127.0.0.1:{self.p2p_port}"]
         cmd += ["--api", f"127.0.0.1:{self.api_port}", *(extra or [])]
         datadir.mkdir(parents=True, exist_ok=True)
-        self._log = (datadir / "bench-node.log").open("ab")
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
+        self.log_path = datadir / "bench-node.log"
+        self._log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            cmd, stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 60) -> None:

@@ -262,6 +262,10 @@ class Proposer:
             if len(self.proposed_at) >= 1_000:
                 self.proposed_at.clear()
             self.proposed_at[block.hash] = time.perf_counter()
+            log.info(
+                "proposed block %s at height %d (round %d, %d txs)",
+                block.header.hash_hex, self.height, round_, len(block.txs),
+            )  # fmt: skip
             check_proposal(
                 self.node, block.with_trailer(self._own_trailer(block)), self.height, state
             )

@@ -13,6 +13,7 @@ the network.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -45,6 +46,8 @@ __all__ = [
     "submit_transaction",
     "apply_activation",
 ]
+
+log = logging.getLogger(__name__)
 
 
 def accept_block(
@@ -185,6 +188,10 @@ def apply_activation(node: Node, activation: Activation) -> None:
     tip, old_tip = node.chainstate.tip, activation.old_tip
     if old_tip is not None and tip is not old_tip:
         depth = old_tip.height - node.chainstate.find_fork(old_tip, tip).height
+        log.info(  # Core: UpdateTip
+            "new tip %s height %d%s", tip.header.hash_hex, tip.height,
+            f" (reorg of {depth})" if depth else "",
+        )  # fmt: skip
         node.events.publish(TipChanged(tip.hash, tip.height, depth))
 
 
