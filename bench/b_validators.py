@@ -159,6 +159,17 @@ def _p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
 
 
+def _latency_row(name: str, what: str, spans: list[float], validation: float, how: str) -> Row:
+    """A B12 row: p95 of `spans` (s) beyond `validation` (s), in ms, against 100 ms."""
+    beyond = max(0.0, _p95(spans) - validation) * 1000
+    return Row(
+        name, f"proposal to final on {what}, p95 beyond validation", beyond, "ms", None, "",
+        100.0, "<= 100 ms", True,
+        f"{len(spans)} blocks; p95 {_p95(spans) * 1000:.1f} ms, median "
+        f"{statistics.median(spans) * 1000:.1f} ms{how}",
+    )  # fmt: skip
+
+
 def run(data: Data) -> list[Row]:
     blocks = WARMUP + (5 if data.smoke else 40)
     rows: list[Row] = []
@@ -166,31 +177,20 @@ def run(data: Data) -> list[Row]:
     for n in (4, 7):
         spans, validation = asyncio.run(_latency(data.root / f"b12-{n}", n, blocks))
         validations.append(validation)
-        beyond = max(0.0, _p95(spans) - validation) * 1000
-        rows.append(
-            Row(
-                f"B12-{n}", f"proposal to final on all {n} validators, p95 beyond validation",
-                beyond, "ms", None, "", 100.0, "<= 100 ms", True,
-                f"{len(spans)} blocks; p95 {_p95(spans) * 1000:.1f} ms, median "
-                f"{statistics.median(spans) * 1000:.1f} ms, validation {validation * 1000:.2f} ms;"
-                " one process, one loop: every node's work serialized",
-            )
-        )  # fmt: skip
+        how = (
+            f", validation {validation * 1000:.2f} ms;"
+            " one process, one loop: every node's work serialized"
+        )
+        rows.append(_latency_row(f"B12-{n}", f"all {n} validators", spans, validation, how))
     validation = min(validations)  # a near-empty block, as in B12p
     for n in (4,) if data.smoke else (4, 7):
         spans = proc_latency(data.root / f"b12p-{n}", n, 3 if data.smoke else 40)
-        if not spans:
-            continue
-        beyond = max(0.0, _p95(spans) - validation) * 1000
-        rows.append(
-            Row(
-                f"B12p-{n}", f"proposal to final on {n} validator processes, p95 beyond validation",
-                beyond, "ms", None, "", 100.0, "<= 100 ms", True,
-                f"{len(spans)} blocks; p95 {_p95(spans) * 1000:.1f} ms, median "
-                f"{statistics.median(spans) * 1000:.1f} ms; {n} `powchain node` processes on "
-                "127.0.0.1, times from their logs (1 ms stamps)",
+        if spans:
+            how = (
+                f"; {n} `powchain node` processes on 127.0.0.1, times from their logs (1 ms stamps)"
             )
-        )  # fmt: skip
+            what = f"{n} validator processes"
+            rows.append(_latency_row(f"B12p-{n}", what, spans, validation, how))
     payers = 50 if data.smoke else 1_000
     per_s, carried = asyncio.run(_throughput(data.root / "b14", payers, 3 if data.smoke else 8))
     rows.append(

@@ -23,6 +23,19 @@ def dsha(data: bytes) -> bytes:
     return hashlib.sha256(hashlib.sha256(data).digest()).digest()
 
 
+def read_until_closed(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes (or resets) the connection."""
+    sock.settimeout(60)
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except OSError:
+        pass
+    sock.close()
+    return data
+
+
 def share_target(difficulty: float) -> int:
     return int(DIFF1 / difficulty)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.stratum_client import StratumTestClient
+from tests.stratum_client import StratumTestClient, read_until_closed
 
 from .framework import TestFramework, connect_nodes, free_port, sync_blocks, wait_until
 
@@ -54,18 +54,6 @@ class ApiProbe(threading.Thread):
                 except httpx.HTTPError:
                     self.failures += 1
                 self.slowest = max(self.slowest, time.monotonic() - began)
-
-
-def read_until_closed(sock: socket.socket) -> bytes:
-    sock.settimeout(60)
-    data = b""
-    try:
-        while chunk := sock.recv(65536):
-            data += chunk
-    except OSError:
-        pass
-    sock.close()
-    return data
 
 
 def test_interface_stratum_abuse(framework: TestFramework) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 
 from powchain.api.app import close_app, create_app
-from tests.stratum_client import StratumTestClient
+from tests.stratum_client import StratumTestClient, read_until_closed
 
 from .chainbuilder import MINER
 from .stratum_fixture import FLOOR, Served, served
@@ -87,19 +87,6 @@ def idle_connections(s: Served, count: int) -> None:
     while s.call(lambda: len(s.server.connections)) > 0:
         assert time.monotonic() < deadline
         time.sleep(0.05)
-
-
-def read_until_closed(sock: socket.socket) -> bytes:
-    """Everything the server sends until it closes (or resets) the connection."""
-    sock.settimeout(60)
-    data = b""
-    try:
-        while chunk := sock.recv(65536):
-            data += chunk
-    except OSError:
-        pass
-    sock.close()
-    return data
 
 
 def huge_line(s: Served, size: int) -> None:

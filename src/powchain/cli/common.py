@@ -14,6 +14,7 @@ from click.core import ParameterSource
 from ..api.cookie import read_cookie
 from ..config import NETWORK_FILE_ENV, default_api_url, resolve_datadir
 from ..consensus.netfile import NetworkFile, NetworkFileError
+from ..core.keys import AddressError, decode_address
 from ..core.params import NETWORKS, ChainParams
 from ..core.units import format_coins, parse_coins
 
@@ -89,17 +90,21 @@ def client_options(f: F) -> F:
     return network_option(network_file_option(datadir_option(f)))
 
 
-def wallet_options(f: F) -> F:
-    """client_options plus --wallet FILE and --key NAME."""
+def key_options(f: F) -> F:
+    """--wallet FILE and --key NAME: the keystore and the key in it that signs."""
     f = click.option("--key", "key_name", default=None, help="Key name [default: the first].")(f)
-    f = click.option(
+    return click.option(
         "--wallet",
         "wallet_file",
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
         help="Keystore file [default: DATADIR/wallet.json].",
     )(f)
-    return client_options(f)
+
+
+def wallet_options(f: F) -> F:
+    """client_options plus --wallet FILE and --key NAME."""
+    return client_options(key_options(f))
 
 
 class Ctx:
@@ -200,6 +205,15 @@ def coins_arg(value: str, what: str) -> int:
     try:
         return parse_coins(value)
     except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=what) from exc
+
+
+def address_arg(value: str, hrp: str, what: str = "ADDRESS") -> bytes:
+    """The 32-byte x-only key of a bech32m address of this network, or a usage error naming
+    `what` (the argument or option)."""
+    try:
+        return decode_address(value, hrp)
+    except AddressError as exc:
         raise click.BadParameter(str(exc), param_hint=what) from exc
 
 

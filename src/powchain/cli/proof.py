@@ -22,7 +22,13 @@ import click
 
 from ..config import default_api_url, resolve_datadir
 from ..core.hashing import hash_to_hex
-from .common import datadir_option, network_file_option, network_option, resolve_network
+from .common import (
+    datadir_option,
+    key_options,
+    network_file_option,
+    network_option,
+    resolve_network,
+)
 from .root import main
 
 __all__ = ["register", "proof", "verify", "notarize"]
@@ -248,14 +254,7 @@ def _digest(path: Path) -> bytes:
     show_default=True,
     help="Seconds to wait for the confirmations.",
 )
-@click.option(
-    "--wallet",
-    "wallet_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Keystore file [default: DATADIR/wallet.json].",
-)
-@click.option("--key", "key_name", default=None, help="Key name [default: the first].")
+@key_options
 @_options(multiple_nodes=True)
 def notarize(files: tuple[Path, ...], check: bool, **opts: Any) -> None:
     """Put the SHA-256 of each FILE on chain in one transaction; write FILE.pcproof.

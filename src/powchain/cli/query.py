@@ -9,8 +9,16 @@ from typing import Any, TypeVar
 import click
 
 from ..core.hashing import hex_to_hash
-from ..core.keys import AddressError, decode_address
-from .common import Ctx, client_options, coins_view, ctx_args, echo_json, fail, handle_errors
+from .common import (
+    Ctx,
+    address_arg,
+    client_options,
+    coins_view,
+    ctx_args,
+    echo_json,
+    fail,
+    handle_errors,
+)
 from .root import main
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -143,10 +151,7 @@ def mine(blocks: int, address: str | None, **opts: Any) -> None:
         fail(f"{ctx.params.name} does not mine on demand (regtest and devnet do)")
     if address is None:
         address = Keystore.first_address(ctx.wallet_file, ctx.params.hrp)
-    try:
-        decode_address(address, ctx.params.hrp)
-    except AddressError as exc:
-        raise click.BadParameter(str(exc), param_hint="--address") from exc
+    address_arg(address, ctx.params.hrp, "--address")
     with ctx.client() as client:
         hashes = client.mine(blocks, address)
         height = int(client.status()["height"])

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..core.keys import AddressError, decode_address
 from ..core.params import DEVNET, DEVNET_FAUCET_SECRET
 from ..core.units import format_coins
 from ..wallet.builder import build_post, build_transfer, suggest_fee, tx_size
@@ -25,7 +24,16 @@ if TYPE_CHECKING:
     from ..wallet.client import NodeClient
     from ..wallet.keystore import WalletKey
 
-from .common import Ctx, client_options, coins_arg, ctx_args, fail, handle_errors, wallet_options
+from .common import (
+    Ctx,
+    address_arg,
+    client_options,
+    coins_arg,
+    ctx_args,
+    fail,
+    handle_errors,
+    wallet_options,
+)
 from .root import main
 from .wallet import wallet
 
@@ -185,10 +193,7 @@ def send(
     """
     ctx = Ctx(**ctx_args(opts))
     units = _amount(amount, everything)
-    try:
-        recipient = decode_address(to_address, ctx.params.hrp)
-    except AddressError as exc:
-        raise click.BadParameter(str(exc), param_hint="ADDRESS") from exc
+    recipient = address_arg(to_address, ctx.params.hrp)
     ctx.fee = None if fee is None else coins_arg(fee, "--fee")
     key = ctx.load_key(opts["key_name"])
 
@@ -247,10 +252,7 @@ def faucet(to_address: str, amount: str, **opts: Any) -> None:
     if not ctx.params.genesis_allocations or ctx.params.name != DEVNET.name:
         fail(f"{ctx.params.name} has no faucet: it is a devnet feature (--network devnet)")
     units = _amount(amount, False)
-    try:
-        recipient = decode_address(to_address, ctx.params.hrp)
-    except AddressError as exc:
-        raise click.BadParameter(str(exc), param_hint="ADDRESS") from exc
+    recipient = address_arg(to_address, ctx.params.hrp)
     from ..wallet.keystore import WalletKey
 
     key = WalletKey("devnet-faucet", DEVNET_FAUCET_SECRET)

@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
-from ..core.keys import AddressError, decode_address
 from .common import (
     Ctx,
+    address_arg,
     client_options,
     coins_arg,
     ctx_args,
@@ -71,10 +71,7 @@ def vote(action: str, address: str, fee: str | None, yes: bool, **opts: Any) -> 
     ctx = Ctx(**ctx_args(opts))
     if ctx.params.consensus != "validators":
         fail(f"{ctx.params.name} has no validators to vote on")
-    try:
-        subject = decode_address(address, ctx.params.hrp)
-    except AddressError as exc:
-        raise click.BadParameter(str(exc), param_hint="ADDRESS") from exc
+    subject = address_arg(address, ctx.params.hrp)
     ctx.fee = None if fee is None else coins_arg(fee, "--fee")
     key = ctx.load_key(opts["key_name"])
     add = action == "add"
